@@ -13,7 +13,11 @@ from pydantic import Field, ValidationError
 
 from .base import NAMESPACE, ConfigError, ConfigModel, Problem, problems_from_validation
 from .cluster import AksCluster, Cluster, ExistingCluster, NodePool, Taint
-from .sections import ChatUi, Gateway, LoadTest, Monitoring, Namespaces, Secrets
+from .chat_ui import ChatUi
+from .gateway import Gateway
+from .loadtest import LoadTest
+from .monitoring import Monitoring
+from .sections import Namespaces, Secrets
 from .servers import ServerSpec
 
 __all__ = [

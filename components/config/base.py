@@ -116,7 +116,6 @@ def _suggest_key(loc: tuple[Any, ...], model: type[BaseModel], raw: dict[str, An
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...], raw: Any) -> list[str]:
     """Walk the model along loc to list the camelCase keys allowed at that place."""
-    import typing
 
     current: Any = model
     node = raw

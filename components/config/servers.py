@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from components.catalog import images
 from components.k8s.quantity import parse_quantity
 
+from .autoscaling import ServerAutoscaling
 from .base import ConfigModel
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
@@ -107,19 +108,6 @@ class OnnxOptions(ConfigModel):
         if self.source == "prebuilt" and not self.prebuilt_repo:
             raise ValueError("source: prebuilt needs prebuiltRepo (a Hugging Face repo with ONNX files)")
         return self
-
-
-class ServerAutoscaling(ConfigModel):
-    """Per-server autoscaling knobs (KEDA). Bounds come from `replicas`."""
-
-    enabled: bool = True
-    target_queue_depth: float = Field(default=5, gt=0)  # waiting requests per replica
-    kv_cache_threshold: float | None = Field(default=None, gt=0, le=1)
-    scale_to_zero: bool = False
-    cooldown_seconds: int = Field(default=360, ge=30)
-    scale_up_stabilization_seconds: int = Field(default=60, ge=0)
-    scale_down_stabilization_seconds: int = Field(default=300, ge=0)
-    fallback_replicas: int | None = Field(default=None, ge=1)
 
 
 class ServerSpec(ConfigModel):

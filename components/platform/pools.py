@@ -1,0 +1,54 @@
+"""Node pool facts shared by the AKS pools and the model servers, so taints and tolerations come
+from one place and cannot disagree."""
+
+from __future__ import annotations
+
+from components.config import NodePool, StackConfig
+from components.config.checks import gpu_of_pool
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+SPOT_TAINT = {"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"}
+AKS_POOL_LABEL = "kubernetes.azure.com/agentpool"
+
+
+def pool_taints(pool: NodePool, cluster_kind: str) -> list[dict]:
+    """Taints the pool's nodes carry: on AKS the kit sets them; on an existing cluster the stack file
+    declares them."""
+    taints = [t.model_dump(exclude_none=True) for t in pool.taints]
+    if cluster_kind == "aks":
+        if gpu_of_pool(pool) is not None:
+            taints.append(dict(GPU_TAINT))
+        if pool.spot:
+            taints.append(dict(SPOT_TAINT))
+    return _unique(taints)
+
+
+def node_selector(pool: NodePool, cluster_kind: str) -> dict[str, str]:
+    if cluster_kind == "aks":
+        return {AKS_POOL_LABEL: pool.name}
+    return dict(pool.node_labels)
+
+
+def tolerations(pool: NodePool, cluster_kind: str) -> list[dict]:
+    return [
+        {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]} if t.get("value") is not None
+        else {"key": t["key"], "operator": "Exists", "effect": t["effect"]}
+        for t in pool_taints(pool, cluster_kind)
+    ]
+
+
+def scheduling_for(cfg: StackConfig, pool_name: str | None) -> tuple[dict[str, str], list[dict]]:
+    pool = cfg.pool(pool_name)
+    if pool is None:
+        return {}, []
+    return node_selector(pool, cfg.cluster.kind), tolerations(pool, cfg.cluster.kind)
+
+
+def _unique(taints: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for t in taints:
+        k = (t["key"], t.get("value"), t["effect"])
+        if k not in seen:
+            seen.add(k)
+            out.append(t)
+    return out
