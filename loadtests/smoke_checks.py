@@ -17,6 +17,9 @@ from loadtests.smoke_client import ChatAnswer, OpenAIEndpoint
 # The values OpenAI defines for finish_reason; anything else is an engine-specific leak.
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 
+# Room for a reasoning model to think before it answers the math and code prompts.
+CONTENT_MAX_TOKENS = 1024
+
 CHAT_PROMPT = "Say hello in one short sentence."
 CHAT_MAX_TOKENS = 32
 
@@ -99,7 +102,7 @@ def _answer_problem(answer: ChatAnswer, max_tokens: int) -> str | None:
     """The shared judgement of a plain chat answer: content, finish_reason, usage."""
     if problem := _http_problem(answer):
         return problem
-    if not answer.content.strip():
+    if not answer.content.strip() and not answer.reasoning.strip():
         return "empty content"
     if answer.finish_reason is None:
         return "no finish_reason"
@@ -123,22 +126,27 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return repr(flat if len(flat) <= limit else flat[:limit] + "...")
 
 
+def _answer_text(answer: ChatAnswer) -> str:
+    # Tolerant: a reasoning model may state the result only in its split-off reasoning.
+    return f"{answer.content}\n{answer.reasoning}" if answer.reasoning else answer.content
+
+
 def check_math(endpoint: OpenAIEndpoint, model: str) -> str | None:
-    answer = endpoint.chat(_chat_body(model, MATH_PROMPT, 512))
+    answer = endpoint.chat(_chat_body(model, MATH_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    if not MATH_ANSWER_PATTERN.search(answer.content):
-        return f"answer does not contain {MATH_ANSWER}: {_excerpt(answer.content)}"
+    if not MATH_ANSWER_PATTERN.search(_answer_text(answer)):
+        return f"answer does not contain {MATH_ANSWER}: {_excerpt(answer.content or answer.reasoning)}"
     return None
 
 
 def check_code(endpoint: OpenAIEndpoint, model: str) -> str | None:
-    answer = endpoint.chat(_chat_body(model, CODE_PROMPT, 512))
+    answer = endpoint.chat(_chat_body(model, CODE_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    blocks = [body for body in CODE_BLOCK_PATTERN.findall(answer.content) if body.strip()]
+    blocks = [body for body in CODE_BLOCK_PATTERN.findall(_answer_text(answer)) if body.strip()]
     if not blocks:
-        return f"answer has no fenced code block: {_excerpt(answer.content)}"
+        return f"answer has no fenced code block: {_excerpt(answer.content or answer.reasoning)}"
     return None
 
 

@@ -27,6 +27,8 @@ class ChatAnswer:
     status_code: int
     latency_ms: float
     content: str = ""
+    # Text a reasoning parser split off the answer (vLLM: reasoning_content / reasoning).
+    reasoning: str = ""
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     tool_calls: list[Any] = field(default_factory=list)
@@ -106,6 +108,7 @@ class OpenAIEndpoint:
             status_code=resp.status_code,
             latency_ms=latency_ms,
             content=message.get("content") or "",
+            reasoning=_reasoning(message),
             finish_reason=choice.get("finish_reason"),
             usage=payload.get("usage"),
             tool_calls=message.get("tool_calls") or [],
@@ -116,6 +119,7 @@ class OpenAIEndpoint:
         request = {**body, "stream": True, "stream_options": {"include_usage": True}}
         started = time.perf_counter()
         pieces: list[str] = []
+        thoughts: list[str] = []
         answer = ChatAnswer(status_code=0, latency_ms=0.0, completed=False)
         with self._client.stream("POST", "/chat/completions", json=request) as resp:
             answer.status_code = resp.status_code
@@ -143,11 +147,18 @@ class OpenAIEndpoint:
                     for choice in chunk.get("choices") or []:
                         delta = choice.get("delta") or {}
                         pieces.append(delta.get("content") or "")
+                        thoughts.append(_reasoning(delta))
                         if choice.get("finish_reason"):
                             answer.finish_reason = choice["finish_reason"]
         answer.latency_ms = (time.perf_counter() - started) * 1000
         answer.content = "".join(pieces)
+        answer.reasoning = "".join(thoughts)
         return answer
+
+
+def _reasoning(message: dict[str, Any]) -> str:
+    value = message.get("reasoning_content") or message.get("reasoning") or ""
+    return value if isinstance(value, str) else ""
 
 
 def _snippet(text: str, limit: int = 200) -> str:
