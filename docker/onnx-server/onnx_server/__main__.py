@@ -1,0 +1,44 @@
+"""`python -m onnx_server --model-dir DIR --host H --port P ...`: serve one model until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .settings import SettingsError, settings_from_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .logs import configure_logging
+
+    try:
+        settings = settings_from_args(argv)
+    except SettingsError as exc:
+        print(f"onnx_server: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+
+    import uvicorn
+
+    from .app import create_app
+
+    failure: list[Exception] = []
+
+    def stop_on_load_failure(exc: Exception) -> None:
+        failure.append(exc)
+        server.should_exit = True  # exit non-zero so the orchestrator restarts or reports the pod
+
+    app = create_app(settings, on_load_failure=stop_on_load_failure)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                            timeout_graceful_shutdown=10, server_header=False)
+    server = uvicorn.Server(config)
+    logging.getLogger("onnx_server").info(
+        "starting", extra={"host": settings.host, "port": settings.port, "model": settings.served_model_name,
+                           "auth": settings.api_key is not None, "max_concurrency": settings.max_concurrency,
+                           "max_queue": settings.max_queue})
+    server.run()
+    return 1 if failure else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The FastAPI application: OpenAI routes plus /health, /ready and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.background import BackgroundTask
+
+from .admission import Admission
+from .engine import Event, Job, LoadedModel, Sampling
+from .errors import APIError, error_response, install_error_handlers
+from .metrics import ServerMetrics
+from .middleware import ServerMiddleware
+from .responses import DONE, ResponseShape, sse
+from .schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
+from .settings import Settings
+
+log = logging.getLogger("onnx_server")
+# How often a non-streaming request checks whether its client is still there.
+DISCONNECT_POLL_SECONDS = 0.25
+
+
+class ServerState:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = ServerMetrics(settings.served_model_name)
+        self.admission = Admission(settings.max_concurrency, settings.max_queue, self.metrics)
+        self.executor = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="generate")
+        self.model: LoadedModel | None = None
+
+
+def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] | None = None) -> FastAPI:
+    state = ServerState(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        task = asyncio.create_task(_load(state, on_load_failure))
+        yield
+        task.cancel()
+        state.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="onnx-server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.server = state
+    install_error_handlers(app)
+    app.add_middleware(ServerMiddleware, state=state)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready():
+        if state.model is None:
+            return error_response(503, "model is loading", code="not_ready")
+        return {"status": "ready", "model": settings.served_model_name}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/models")
+    async def models() -> dict:
+        return {"object": "list", "data": [{
+            "id": settings.served_model_name, "object": "model", "created": int(time.time()),
+            "owned_by": "onnx-server", "max_model_len": state.model.context_length}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatCompletionRequest, request: Request):
+        _check_request(state, body)
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        prompt = await asyncio.to_thread(_chat_tokens, state.model, messages)
+        return await _serve(state, request, body, prompt, "chat", param="messages")
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request):
+        _check_request(state, body)
+        if isinstance(body.prompt, str):
+            prompt = await asyncio.to_thread(state.model.encode, body.prompt)
+        else:
+            bad = [t for t in body.prompt if not 0 <= t < state.model.vocab_size]
+            if bad:
+                raise APIError(400, f"prompt token ids must be in [0, {state.model.vocab_size}); got {bad[0]}",
+                               param="prompt")
+            prompt = list(body.prompt)
+        return await _serve(state, request, body, prompt, "text", param="prompt")
+
+    return app
+
+
+async def _load(state: ServerState, on_failure: Callable[[Exception], None] | None) -> None:
+    started = time.perf_counter()
+    log.info("loading model", extra={"model_dir": str(state.settings.model_dir)})
+    try:
+        state.model = await asyncio.to_thread(LoadedModel, state.settings.model_dir)
+    except Exception as exc:
+        log.error("model load failed: %s", exc)
+        if on_failure:
+            on_failure(exc)
+        return
+    log.info("model ready", extra={"model": state.settings.served_model_name,
+                                   "context_length": state.model.context_length,
+                                   "load_seconds": round(time.perf_counter() - started, 2)})
+
+
+def _check_request(state: ServerState, body: SamplingFields) -> None:
+    if body.model != state.settings.served_model_name:
+        raise APIError(404, f"The model `{body.model}` does not exist; this server serves "
+                            f"`{state.settings.served_model_name}`", param="model", code="model_not_found")
+    body.reject_unsupported()
+
+
+def _chat_tokens(model: LoadedModel, messages: list[dict[str, str]]) -> list[int]:
+    try:
+        text = model.render_chat(messages)
+    except Exception as exc:
+        raise APIError(400, f"cannot apply the model's chat template: {exc}", param="messages") from exc
+    return model.encode(text)
+
+
+def _sampling(model: LoadedModel, body: SamplingFields, prompt_len: int, param: str) -> Sampling:
+    limit = model.context_length
+    if prompt_len >= limit:
+        raise APIError(400, f"This model's maximum context length is {limit} tokens; the prompt has {prompt_len} "
+                            "tokens, leaving none to generate.", param=param, code="context_length_exceeded")
+    if body.max_tokens is not None and prompt_len + body.max_tokens > limit:
+        raise APIError(400, f"This model's maximum context length is {limit} tokens; you requested "
+                            f"{prompt_len + body.max_tokens} tokens ({prompt_len} in the prompt, {body.max_tokens} "
+                            "for the completion).", param="max_tokens", code="context_length_exceeded")
+    return Sampling(max_tokens=body.max_tokens or limit - prompt_len, temperature=body.temperature,
+                    top_p=body.top_p, top_k=body.top_k, seed=body.seed, stops=tuple(body.stop),
+                    ignore_eos=body.ignore_eos)
+
+
+async def _serve(state: ServerState, request: Request, body: SamplingFields, prompt: list[int], kind: str,
+                 param: str):
+    if not prompt:
+        raise APIError(400, "the prompt is empty after tokenization", param=param)
+    sampling = _sampling(state.model, body, len(prompt), param)
+    request.state.log_fields = {"prompt_tokens": len(prompt), "stream": body.stream}
+    await state.admission.acquire()  # 503 + Retry-After when the queue is full
+    loop = asyncio.get_running_loop()
+    job = Job(prompt_tokens=prompt, sampling=sampling, arrival=request.state.arrival, loop=loop)
+    try:
+        future = loop.run_in_executor(state.executor, state.model.generate, job, state.metrics)
+    except BaseException:
+        state.admission.release()
+        raise
+    # The slot frees when the worker returns: at most one token step after a cancel.
+    future.add_done_callback(lambda _: state.admission.release())
+    shape = ResponseShape(kind, state.settings.served_model_name, body.include_usage)
+    if body.stream:
+        return StreamingResponse(_stream(job, shape, request), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"},
+                                 background=BackgroundTask(job.cancelled.set))
+    return await _complete(job, shape, request)
+
+
+async def _complete(job: Job, shape: ResponseShape, request: Request):
+    parts: list[str] = []
+    try:
+        while True:
+            try:
+                event: Event = await asyncio.wait_for(job.events.get(), DISCONNECT_POLL_SECONDS)
+            except asyncio.TimeoutError:
+                if await request.is_disconnected():
+                    request.state.client_gone = True
+                    return Response(status_code=499)
+                continue
+            if event.kind == "delta":
+                parts.append(event.text)
+            elif event.kind == "error":
+                raise APIError(500, event.text, code="generation_failed")
+            else:
+                _log_usage(request, event)
+                return JSONResponse(shape.full("".join(parts), event.finish_reason, len(job.prompt_tokens),
+                                               event.completion_tokens))
+    finally:
+        job.cancelled.set()  # no-op when finished; stops the worker when the client left
+
+
+async def _stream(job: Job, shape: ResponseShape, request: Request):
+    try:
+        first = shape.first_chunk()
+        if first:
+            yield first
+        while True:
+            event: Event = await job.events.get()
+            if event.kind == "delta":
+                yield shape.delta_chunk(event.text)
+            elif event.kind == "error":
+                # Headers are sent: the failure travels as an error event, never as a silent end.
+                yield sse({"error": {"message": event.text, "type": "server_error", "param": None,
+                                     "code": "generation_failed"}})
+                yield DONE
+                return
+            else:
+                _log_usage(request, event)
+                yield shape.finish_chunk(event.finish_reason)
+                if shape.include_usage:
+                    yield shape.usage_chunk(len(job.prompt_tokens), event.completion_tokens)
+                yield DONE
+                return
+    except asyncio.CancelledError:
+        request.state.client_gone = True
+        raise
+    finally:
+        job.cancelled.set()
+
+
+def _log_usage(request: Request, event: Event) -> None:
+    request.state.log_fields = {**getattr(request.state, "log_fields", {}),
+                                "completion_tokens": event.completion_tokens, "finish_reason": event.finish_reason}

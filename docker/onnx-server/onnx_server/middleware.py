@@ -1,0 +1,83 @@
+"""Pure ASGI middleware (streams pass through untouched): request id, API key, readiness, access log, metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+
+from .errors import error_body
+from .logs import request_id_var
+
+log = logging.getLogger("onnx_server.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+OPEN_PATHS = {"/health", "/ready", "/metrics"}
+
+
+class ServerMiddleware:
+    def __init__(self, app, state) -> None:
+        self.app = app
+        self.state = state  # ServerState: settings, metrics, model
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        arrival = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {}).update(arrival=arrival, request_id=request_id)
+        path = scope.get("path", "")
+        status_holder = {"status": 500}
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            rejection = None if path in OPEN_PATHS else self._reject(headers)
+            if rejection:
+                status, body, extra = rejection
+                await _send_json(send_with_id, status, body, extra)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            status = status_holder["status"]
+            if scope.get("state", {}).get("client_gone"):
+                status = 499  # nginx's "client closed request": the client left before the answer
+            if path.startswith("/v1/"):
+                self.state.metrics.count_request(status)
+            if path not in OPEN_PATHS:
+                log.info("request", extra={"method": scope.get("method"), "path": path, "status": status,
+                                           "duration_ms": round((time.perf_counter() - arrival) * 1000, 2),
+                                           **scope["state"].get("log_fields", {})})
+            request_id_var.reset(token)
+
+    def _reject(self, headers: dict[str, str]):
+        key = self.state.settings.api_key
+        if key is not None:
+            supplied = headers.get("authorization", "")
+            scheme, _, value = supplied.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
+                                                                     key.get_secret_value().encode()):
+                return 401, error_body(401, "invalid or missing API key (send Authorization: Bearer <key>)",
+                                       code="invalid_api_key"), {"www-authenticate": "Bearer"}
+        if self.state.model is None:
+            return 503, error_body(503, "model is loading; retry when /ready answers 200", code="not_ready"), \
+                {"retry-after": "5"}
+        return None
+
+
+async def _send_json(send, status: int, body: dict, extra_headers: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in extra_headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,78 @@
+"""Server settings from the command line and the environment. The API key never comes from argv."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+API_KEY_ENV = "ONNX_SERVER_API_KEY"
+API_KEY_FILE_ENV = "ONNX_SERVER_API_KEY_FILE"
+
+
+class Settings(BaseModel):
+    model_dir: Path
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=1, le=65535)
+    served_model_name: str
+    api_key: SecretStr | None = None
+    max_concurrency: int = Field(default=4, ge=1)
+    max_queue: int = Field(default=64, ge=0)
+    log_level: str = "info"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def read_api_key(key_file: str | None, environ: dict[str, str]) -> SecretStr | None:
+    """--api-key-file, then $ONNX_SERVER_API_KEY_FILE, then $ONNX_SERVER_API_KEY; None disables auth."""
+    path = key_file or environ.get(API_KEY_FILE_ENV)
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"cannot read the API key file {path}: {exc.strerror}") from exc
+        if not key:
+            raise SettingsError(f"the API key file {path} is empty")
+        return SecretStr(key)
+    key = environ.get(API_KEY_ENV, "").strip()
+    return SecretStr(key) if key else None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m onnx_server",
+                                description="OpenAI-compatible server for an onnxruntime-genai model folder.")
+    p.add_argument("--model-dir", required=True, type=Path,
+                   help="folder with genai_config.json, the ONNX files and the tokenizer files")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--served-model-name", help="model id clients send (default: the folder name)")
+    p.add_argument("--api-key-file", help=f"file holding the API key (or ${API_KEY_FILE_ENV} / ${API_KEY_ENV})")
+    p.add_argument("--max-concurrency", type=int, default=4, help="requests generating at once (default 4)")
+    p.add_argument("--max-queue", type=int, default=64,
+                   help="requests waiting for a slot before new ones get 503 (default 64)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def settings_from_args(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    args = parser().parse_args(argv)
+    environ = dict(os.environ) if environ is None else environ
+    model_dir = args.model_dir.expanduser()
+    if not model_dir.is_dir():
+        raise SettingsError(f"--model-dir {model_dir}: not a folder")
+    try:
+        return Settings(
+            model_dir=model_dir, host=args.host, port=args.port,
+            served_model_name=args.served_model_name or model_dir.resolve().name,
+            api_key=read_api_key(args.api_key_file, environ),
+            max_concurrency=args.max_concurrency, max_queue=args.max_queue, log_level=args.log_level,
+        )
+    except ValueError as exc:
+        if isinstance(exc, SettingsError):
+            raise
+        first = exc.errors()[0]  # pydantic ValidationError
+        raise SettingsError(f"--{first['loc'][0].replace('_', '-')}: {first['msg']}") from exc
