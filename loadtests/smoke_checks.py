@@ -77,6 +77,13 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _generated_text(answer: ChatAnswer) -> str:
+    """Everything the model generated, in order: a reasoning parser splits the thinking off the
+    content, but the engine applies stop strings to both, and a model cut short while thinking
+    may state its result only there."""
+    return answer.reasoning + answer.content
+
+
 def usage_problem(answer: ChatAnswer, max_tokens: int) -> str | None:
     """Why ``usage`` does not fit the answer, or None. Load tests count tokens from it, so it must add up."""
     usage = answer.usage
@@ -89,7 +96,7 @@ def usage_problem(answer: ChatAnswer, max_tokens: int) -> str | None:
         return "usage.prompt_tokens is 0 for a non-empty prompt"
     if total != prompt + completion:
         return f"usage.total_tokens {total} != prompt_tokens {prompt} + completion_tokens {completion}"
-    if answer.content and completion == 0:
+    if _generated_text(answer) and completion == 0:
         return "usage.completion_tokens is 0 but the answer has content"
     if completion > max_tokens:
         return f"usage.completion_tokens {completion} > max_tokens {max_tokens}"
@@ -102,7 +109,7 @@ def _answer_problem(answer: ChatAnswer, max_tokens: int) -> str | None:
     """The shared judgement of a plain chat answer: content, finish_reason, usage."""
     if problem := _http_problem(answer):
         return problem
-    if not answer.content.strip() and not answer.reasoning.strip():
+    if not _generated_text(answer).strip():
         return "empty content"
     if answer.finish_reason is None:
         return "no finish_reason"
@@ -126,16 +133,11 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return repr(flat if len(flat) <= limit else flat[:limit] + "...")
 
 
-def _answer_text(answer: ChatAnswer) -> str:
-    # Tolerant: a reasoning model may state the result only in its split-off reasoning.
-    return f"{answer.content}\n{answer.reasoning}" if answer.reasoning else answer.content
-
-
 def check_math(endpoint: OpenAIEndpoint, model: str) -> str | None:
     answer = endpoint.chat(_chat_body(model, MATH_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    if not MATH_ANSWER_PATTERN.search(_answer_text(answer)):
+    if not MATH_ANSWER_PATTERN.search(_generated_text(answer)):
         return f"answer does not contain {MATH_ANSWER}: {_excerpt(answer.content or answer.reasoning)}"
     return None
 
@@ -144,7 +146,7 @@ def check_code(endpoint: OpenAIEndpoint, model: str) -> str | None:
     answer = endpoint.chat(_chat_body(model, CODE_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    blocks = [body for body in CODE_BLOCK_PATTERN.findall(_answer_text(answer)) if body.strip()]
+    blocks = [body for body in CODE_BLOCK_PATTERN.findall(_generated_text(answer)) if body.strip()]
     if not blocks:
         return f"answer has no fenced code block: {_excerpt(answer.content or answer.reasoning)}"
     return None
@@ -221,14 +223,14 @@ def check_stop(endpoint: OpenAIEndpoint, model: str) -> str | None:
     baseline = endpoint.chat(_chat_body(model, COUNT_PROMPT, COUNT_MAX_TOKENS))
     if problem := _http_problem(baseline):
         return f"baseline request: {problem}"
-    stop = pick_stop_string(baseline.content)
+    stop = pick_stop_string(_generated_text(baseline))
     if stop is None:
-        return f"baseline answer too short to pick a stop string: {_excerpt(baseline.content)}"
+        return f"baseline answer too short to pick a stop string: {_excerpt(_generated_text(baseline))}"
     answer = endpoint.chat(_chat_body(model, COUNT_PROMPT, COUNT_MAX_TOKENS, stop=[stop]))
     if problem := _http_problem(answer):
         return problem
-    if stop in answer.content:
-        return f"stop {stop!r} ignored: it appears in the answer {_excerpt(answer.content)}"
+    if stop in _generated_text(answer):
+        return f"stop {stop!r} ignored: it appears in the answer {_excerpt(_generated_text(answer))}"
     if answer.finish_reason != "stop":
         return f"finish_reason is {answer.finish_reason!r} after stop {stop!r}; expected 'stop'"
     return None

@@ -92,6 +92,9 @@ class ScriptedServer:
         self.model_faults: dict[str, set[Fault]] = {}  # faults of one model only, on top of ``faults``
         self.requests: list[dict[str, Any]] = []  # every chat request body received, for assertions
         self.delay_s = 0.0  # wait before each chat answer (to test client timeouts)
+        # Like a reasoning parser that got only thinking text: the answer goes under this message key
+        # (vLLM: "reasoning_content" or "reasoning") and content stays empty.
+        self.reasoning_field: str | None = None
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -186,10 +189,13 @@ class ScriptedServer:
         usage = _usage(prompt_tokens, len(_words(content)))
         if Fault.BAD_USAGE in faults:
             usage["total_tokens"] += 7
+        message = {"role": "assistant", "content": content}
+        if self.reasoning_field:
+            message = {"role": "assistant", "content": "", self.reasoning_field: content}
         return {
             "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()), "model": body.model,
             "choices": [{
-                "index": 0, "message": {"role": "assistant", "content": content},
+                "index": 0, "message": message,
                 "finish_reason": None if Fault.NO_FINISH_REASON in faults else finish_reason,
             }],
             "usage": usage,
@@ -251,8 +257,9 @@ class ScriptedServer:
 
         words = [] if Fault.EMPTY_STREAM_CONTENT in faults else text.split()
         yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        key = self.reasoning_field or "content"
         for i, word in enumerate(words):
-            yield event([{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}])
+            yield event([{"index": 0, "delta": {key: word if i == 0 else " " + word}, "finish_reason": None}])
         last = None if Fault.NO_STREAM_FINISH_REASON in faults else finish_reason
         yield event([{"index": 0, "delta": {}, "finish_reason": last}])
         if include_usage and Fault.NO_STREAM_USAGE not in faults:
