@@ -41,6 +41,7 @@ def good_server(server):
     server.model_faults.clear()
     server.requests.clear()
     server.delay_s = 0.0
+    server.reasoning_field = None
     yield server
 
 
@@ -168,6 +169,19 @@ def test_code_check_wants_a_fenced_block(server, tmp_path, key_file, reply, pass
     assert (status == "pass") is passes
     if not passes:
         assert "no fenced code block" in reason
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_reasoning_text_counts_as_the_answer(server, tmp_path, key_file, field):
+    server.reasoning_field = field  # the whole answer arrives as reasoning, content is empty
+
+    rc, report = run(server, tmp_path, key_file)
+
+    results = statuses(report)
+    for check in ("chat", "chat_stream", "math", "code", "stop"):
+        assert results[check] == ("pass", None), check
+    server.replies["muffins"] = "There are 24 muffins left."
+    assert statuses(run(server, tmp_path, key_file)[1])["math"][0] == "fail"
 
 
 def test_tool_check_only_for_tool_capable_models(server, tmp_path, key_file):
