@@ -84,7 +84,7 @@ class OpenAIEndpoint:
         if resp.status_code in (401, 403):
             raise EndpointError(f"API key rejected: GET /v1/models answered {resp.status_code}")
         if resp.status_code != 200:
-            raise EndpointError(f"GET /v1/models answered {resp.status_code}: {_snippet(resp.text)}")
+            raise EndpointError(f"GET /v1/models answered {resp.status_code}: {_error_text(resp)}")
         try:
             data = resp.json()["data"]
             return [str(entry["id"]) for entry in data]
@@ -97,7 +97,7 @@ class OpenAIEndpoint:
         resp = self._client.post("/chat/completions", json={**body, "stream": False})
         latency_ms = (time.perf_counter() - started) * 1000
         if not 200 <= resp.status_code < 300:
-            return ChatAnswer(resp.status_code, latency_ms, error_body=_snippet(resp.text))
+            return ChatAnswer(resp.status_code, latency_ms, error_body=_error_text(resp))
         try:
             payload = resp.json()
             choice = payload["choices"][0]
@@ -125,7 +125,7 @@ class OpenAIEndpoint:
             answer.status_code = resp.status_code
             if not 200 <= resp.status_code < 300:
                 resp.read()
-                answer.error_body = _snippet(resp.text)
+                answer.error_body = _error_text(resp)
             else:
                 for line in resp.iter_lines():
                     if not line.startswith("data:"):
@@ -159,6 +159,15 @@ class OpenAIEndpoint:
 def _reasoning(message: dict[str, Any]) -> str:
     value = message.get("reasoning_content") or message.get("reasoning") or ""
     return value if isinstance(value, str) else ""
+
+
+def _error_text(resp: httpx.Response) -> str:
+    """The message of an OpenAI-style error body ({"error": {"message": ...}}), else the body itself."""
+    try:
+        message = resp.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return _snippet(resp.text)
+    return _snippet(str(message))
 
 
 def _snippet(text: str, limit: int = 200) -> str:

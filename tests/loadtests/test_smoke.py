@@ -248,6 +248,16 @@ def test_rejected_key_exits_30(server, tmp_path):
     assert json.loads((tmp_path / "smoke.json").read_text())["error"] == "API key rejected: GET /v1/models answered 401"
 
 
+def test_no_served_model_exits_30(server, tmp_path, key_file):
+    server.models.clear()
+
+    rc, report = run(server, tmp_path, key_file)
+
+    assert rc == 30
+    assert report["error"] == "GET /v1/models lists no model"
+    assert report["passed"] is False
+
+
 def test_key_from_environment(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
 
