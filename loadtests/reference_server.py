@@ -37,6 +37,7 @@ class ServerBehaviour:
     usage: bool = True
     api_key: str | None = None
     seed: int = 0
+    max_concurrent: int | None = None  # like a full batch: more streams wait for a slot, so TTFT grows with load
 
 
 class StreamOptions(BaseModel):
@@ -56,6 +57,7 @@ class CompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     ignore_eos: bool = False
+    stop: str | list[str] | None = None
 
 
 def openai_error(status: int, message: str, type_: str, code: str | None = None) -> JSONResponse:
@@ -72,16 +74,24 @@ def prompt_words(req: CompletionRequest) -> int:
     return len(text.split())
 
 
-def output_length(req: CompletionRequest, natural: int) -> int:
+def output_length(req: CompletionRequest, natural: int) -> tuple[int, bool]:
+    """Tokens to emit, and whether a stop sequence ended the answer (it is not emitted, as in OpenAI)."""
     cap = req.max_completion_tokens or req.max_tokens
-    if cap is None:
-        return natural
-    return cap if req.ignore_eos else min(cap, natural)
+    n = natural if cap is None else cap if req.ignore_eos else min(cap, natural)
+    stops = [req.stop] if isinstance(req.stop, str) else (req.stop or [])
+    if stops:
+        text = ""
+        for i in range(n):
+            text += token(i)
+            if any(s and s in text for s in stops):
+                return i, True
+    return n, False
 
 
 def create_app(behaviour: ServerBehaviour) -> FastAPI:
     app = FastAPI(title="slmkit reference server", docs_url=None, redoc_url=None)
     rng = random.Random(behaviour.seed)
+    slots = asyncio.Semaphore(behaviour.max_concurrent) if behaviour.max_concurrent else None
     created = int(time.time())
 
     @app.exception_handler(RequestValidationError)
@@ -116,15 +126,19 @@ def create_app(behaviour: ServerBehaviour) -> FastAPI:
             return openai_error(400, "prompt is required", "invalid_request_error")
         if behaviour.error_rate and rng.random() < behaviour.error_rate:
             return openai_error(500, "injected error (reference server --error-rate)", "server_error")
-        n_out = output_length(req, behaviour.tokens)
+        n_out, stopped = output_length(req, behaviour.tokens)
         usage = {"prompt_tokens": prompt_words(req), "completion_tokens": n_out, "total_tokens": prompt_words(req) + n_out}
-        finish = "length" if n_out < behaviour.tokens or req.ignore_eos else "stop"
+        finish = "stop" if stopped or (n_out == behaviour.tokens and not req.ignore_eos) else "length"
         ids = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:16]}", "created": int(time.time()), "model": behaviour.model}
         if req.stream:
             want_usage = behaviour.usage and bool(req.stream_options and req.stream_options.include_usage)
-            events = stream_events(behaviour, arrived, n_out, chat, ids, finish, usage if want_usage else None)
+            events = stream_events(behaviour, arrived, n_out, chat, ids, finish, usage if want_usage else None, slots)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        await asyncio.sleep(max(0.0, arrived + (behaviour.ttft_ms + (n_out - 1) * behaviour.itl_ms) / 1000 - time.perf_counter()))
+        if slots:
+            async with slots:
+                await asyncio.sleep((behaviour.ttft_ms + (n_out - 1) * behaviour.itl_ms) / 1000)
+        else:
+            await asyncio.sleep(max(0.0, arrived + (behaviour.ttft_ms + (n_out - 1) * behaviour.itl_ms) / 1000 - time.perf_counter()))
         text = "".join(token(i) for i in range(n_out))
         body = {**ids, "object": "chat.completion" if chat else "text_completion"}
         if chat:
@@ -155,7 +169,18 @@ def sse(payload: dict | str) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-async def stream_events(b: ServerBehaviour, arrived: float, n_out: int, chat: bool, ids: dict, finish: str, usage: dict | None) -> AsyncIterator[bytes]:
+async def stream_events(b: ServerBehaviour, arrived: float, n_out: int, chat: bool, ids: dict, finish: str, usage: dict | None,
+                        slots: asyncio.Semaphore | None = None) -> AsyncIterator[bytes]:
+    if slots is None:
+        async for event in _events(b, arrived, n_out, chat, ids, finish, usage):
+            yield event
+        return
+    async with slots:  # queued time counts in TTFT, as in a server whose batch is full
+        async for event in _events(b, time.perf_counter(), n_out, chat, ids, finish, usage):
+            yield event
+
+
+async def _events(b: ServerBehaviour, arrived: float, n_out: int, chat: bool, ids: dict, finish: str, usage: dict | None) -> AsyncIterator[bytes]:
     obj = "chat.completion.chunk" if chat else "text_completion"
 
     def chunk(content: str | None, finish_reason: str | None = None, role: bool = False) -> bytes:
@@ -175,6 +200,8 @@ async def stream_events(b: ServerBehaviour, arrived: float, n_out: int, chat: bo
         if delay > 0:
             await asyncio.sleep(delay)
         yield chunk(token(i), finish if i == n_out - 1 else None)
+    if n_out == 0:  # a stop sequence matched at once: only the finish reason
+        yield chunk(None, finish)
     if usage is not None:
         yield sse({**ids, "object": obj, "choices": [], "usage": usage})
     yield sse("[DONE]")
@@ -192,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-usage", action="store_true", help="never report usage (clients must estimate tokens)")
     p.add_argument("--api-key", default=None, help="require `Authorization: Bearer KEY` (also env REFERENCE_API_KEY)")
     p.add_argument("--seed", type=int, default=0, help="seed of the error injection")
+    p.add_argument("--max-concurrent", type=int, default=None, help="streams served at once; more wait (TTFT grows with load)")
     return p
 
 
@@ -208,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     behaviour = ServerBehaviour(
         model=args.model, ttft_ms=args.ttft_ms, itl_ms=args.itl_ms, tokens=args.tokens, error_rate=args.error_rate,
         usage=not args.no_usage, api_key=args.api_key or os.environ.get("REFERENCE_API_KEY"), seed=args.seed,
+        max_concurrent=args.max_concurrent,
     )
     print(f"reference server on http://{args.host}:{args.port}: model {behaviour.model}, TTFT {behaviour.ttft_ms:g} ms, "
           f"ITL {behaviour.itl_ms:g} ms, {behaviour.tokens} tokens, error rate {behaviour.error_rate:g}, "
