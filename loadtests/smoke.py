@@ -40,6 +40,16 @@ class SmokeOptions:
     skip_content: set[str] = field(default_factory=set)  # "*" skips content checks for every model
     timeout_s: float = 120.0
 
+    def __post_init__(self) -> None:
+        # A stray newline from a key file or env var would make an invalid header, and the HTTP
+        # library's error would quote the key: strip it, refuse keys with inner whitespace.
+        if self.api_key is not None:
+            self.api_key = self.api_key.strip() or None
+        if self.api_key and any(ch.isspace() or not ch.isprintable() for ch in self.api_key):
+            raise ValueError("the API key contains whitespace or control characters")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout must be more than 0 seconds, got {self.timeout_s}")
+
 
 def _positive_seconds(text: str) -> float:
     try:
@@ -74,7 +84,7 @@ def _resolve_api_key(ns: argparse.Namespace) -> str | None:
         if not key:
             raise ValueError(f"--api-key-file {ns.api_key_file}: the file is empty")
         return key
-    return ns.api_key or os.environ.get("OPENAI_API_KEY") or None
+    return ns.api_key or os.environ.get("OPENAI_API_KEY") or None  # SmokeOptions strips and checks it
 
 
 def options_from_args(ns: argparse.Namespace) -> SmokeOptions:

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 COUNTING_WORDS = [str(n) for n in range(1, 201)]
 DEFAULT_RADIUS = 1.0
+DIGITS_TO_LETTERS = str.maketrans("0123456789", "abcdefghij")
 
 
 class Fault(str, Enum):
@@ -38,6 +39,7 @@ class Fault(str, Enum):
     NO_FINISH_REASON = "no_finish_reason"  # non-streaming finish_reason null
     NO_STREAM_FINISH_REASON = "no_stream_finish_reason"  # no chunk carries a finish_reason
     BAD_USAGE = "bad_usage"  # non-streaming total_tokens != prompt + completion
+    UNDERCOUNT_USAGE = "undercount_usage"  # non-streaming usage counts 1 completion token for any answer
     BAD_STREAM_USAGE = "bad_stream_usage"  # streamed usage claims 0 completion tokens
     NO_STREAM_USAGE = "no_stream_usage"  # ignores stream_options.include_usage
     STREAM_NO_DONE = "stream_no_done"  # stream ends without data: [DONE]
@@ -95,6 +97,9 @@ class ScriptedServer:
         # Like a reasoning parser that got only thinking text: the answer goes under this message key
         # (vLLM: "reasoning_content" or "reasoning") and content stays empty.
         self.reasoning_field: str | None = None
+        # 1-based numbers of chat requests whose text differs (digits become letters): a GPU engine's
+        # greedy output is not bit-exact across batches, so a repeated request may diverge.
+        self.diverging_requests: set[int] = set()
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -180,7 +185,8 @@ class ScriptedServer:
         if body.tools and body.tool_choice != "none" and not body.stream:
             return self._tool_answer(body.model, prompt, prompt_tokens, faults)
         stops = [] if Fault.IGNORE_STOP in faults else ([body.stop] if isinstance(body.stop, str) else body.stop or [])
-        text, finish_reason = self._generate(prompt, max_tokens, stops)
+        diverge = len(self.requests) in self.diverging_requests
+        text, finish_reason = self._generate(prompt, max_tokens, stops, diverge)
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
             events = self._stream_events(body.model, text, finish_reason, prompt_tokens, include_usage, faults)
@@ -189,6 +195,8 @@ class ScriptedServer:
         usage = _usage(prompt_tokens, len(_words(content)))
         if Fault.BAD_USAGE in faults:
             usage["total_tokens"] += 7
+        if Fault.UNDERCOUNT_USAGE in faults:
+            usage = _usage(prompt_tokens, 1)
         message = {"role": "assistant", "content": content}
         if self.reasoning_field:
             message = {"role": "assistant", "content": "", self.reasoning_field: content}
@@ -201,11 +209,13 @@ class ScriptedServer:
             "usage": usage,
         }
 
-    def _generate(self, prompt: str, max_tokens: int | None, stops: list[str]) -> tuple[str, str]:
+    def _generate(self, prompt: str, max_tokens: int | None, stops: list[str], diverge: bool = False) -> tuple[str, str]:
         """The scripted text, cut at max_tokens words or at the first stop string, and why it ended."""
         lowered = prompt.lower()
         reply = next((text for key, text in self.replies.items() if key.lower() in lowered), None)
         words = reply.split() if reply is not None else COUNTING_WORDS
+        if diverge:
+            words = [word.translate(DIGITS_TO_LETTERS) for word in words]
         limit = len(words) if max_tokens is None else max_tokens
         text, finish_reason = " ".join(words[:limit]), ("length" if len(words) > limit else "stop")
         if reply is not None and len(words) <= limit:

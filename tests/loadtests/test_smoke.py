@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from loadtests.smoke import main
+from loadtests.smoke_checks import check_stop
+from loadtests.smoke_client import OpenAIEndpoint
 from loadtests.testing.scripted_server import Fault, ScriptedServer
 
 MODEL = "scripted-model"
@@ -42,6 +44,7 @@ def good_server(server):
     server.requests.clear()
     server.delay_s = 0.0
     server.reasoning_field = None
+    server.diverging_requests = set()
     yield server
 
 
@@ -93,6 +96,7 @@ FAULT_CASES = [
     (Fault.NO_FINISH_REASON, "chat", "no finish_reason", {"chat", "max_tokens", "stop"}),
     (Fault.NO_STREAM_FINISH_REASON, "chat_stream", "no finish_reason", {"chat_stream"}),
     (Fault.BAD_USAGE, "chat", "total_tokens", {"chat"}),
+    (Fault.UNDERCOUNT_USAGE, "chat", "usage.completion_tokens 1 is too small", {"chat"}),
     (Fault.BAD_STREAM_USAGE, "chat_stream", "completion_tokens is 0", {"chat_stream"}),
     (Fault.NO_STREAM_USAGE, "chat_stream", "no usage", {"chat_stream"}),
     (Fault.STREAM_NO_DONE, "chat_stream", "[DONE]", {"chat_stream"}),
@@ -182,6 +186,23 @@ def test_reasoning_text_counts_as_the_answer(server, tmp_path, key_file, field):
         assert results[check] == ("pass", None), check
     server.replies["muffins"] = "There are 24 muffins left."
     assert statuses(run(server, tmp_path, key_file)[1])["math"][0] == "fail"
+
+
+@pytest.mark.parametrize(("diverging", "passes"), [({1}, True), ({2}, False)])
+def test_stop_check_retries_once_when_greedy_output_diverges(server, diverging, passes):
+    server.diverging_requests = diverging  # request 1 is the baseline, 2 and 3 the requests with stop
+
+    with OpenAIEndpoint(server.base_url, API_KEY, timeout_s=10) as endpoint:
+        reason = check_stop(endpoint, MODEL)
+
+    assert len(server.requests) == 3
+    # A diverged answer spells 33 as "dd": each retry stops on a word of the latest answer.
+    expected_stops = [None, ["dd"], ["33"]] if passes else [None, ["33"], ["dd"]]
+    assert [r.get("stop") for r in server.requests] == expected_stops
+    if passes:
+        assert reason is None
+    else:
+        assert reason == "finish_reason is 'length' after stop 'dd'; expected 'stop'"
 
 
 def test_tool_check_only_for_tool_capable_models(server, tmp_path, key_file):
@@ -320,6 +341,18 @@ def test_bad_input_is_a_clear_usage_error(tmp_path, capsys, args, message):
     assert main([*args, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "smoke.json").exists()
+
+
+def test_key_with_inner_whitespace_is_rejected_without_echoing_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-abc def\n")
+    assert main(["--host", "http://127.0.0.1:1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "contains whitespace or control characters" in err and "sk-abc" not in err
+
+
+def test_key_surrounding_whitespace_is_stripped(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", f"  {API_KEY}\n")
+    assert main(["--host", server.base_url, "--out", str(tmp_path), "--skip-content-checks", "*"]) == 0
 
 
 def test_empty_key_file_is_rejected(tmp_path, capsys):
