@@ -41,6 +41,9 @@ class SmokeOptions:
     timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
+        normalise_host(self.host)  # ValueError on a malformed URL
+        if urlsplit(self.host).username is not None:
+            raise ValueError("--host must not carry credentials: pass the key with --api-key-file or OPENAI_API_KEY")
         # A stray newline from a key file or env var would make an invalid header, and the HTTP
         # library's error would quote the key: strip it, refuse keys with inner whitespace.
         if self.api_key is not None:
@@ -89,9 +92,7 @@ def _resolve_api_key(ns: argparse.Namespace) -> str | None:
 
 def options_from_args(ns: argparse.Namespace) -> SmokeOptions:
     """SmokeOptions from parsed arguments; ValueError with a clear message on bad input."""
-    normalise_host(ns.host)  # fails early on a malformed URL
-    if urlsplit(ns.host).username is not None:
-        raise ValueError("--host must not carry credentials: pass the key with --api-key-file or OPENAI_API_KEY")
+    # The host URL, the key and the timeout are checked by SmokeOptions itself (the gate builds one too).
     models = list(dict.fromkeys(ns.model)) if ns.model else None
     if models is not None and any(not m.strip() for m in models):
         raise ValueError("--model needs a non-empty model name")
@@ -193,8 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         opts = options_from_args(ns)
+        opts.out_dir.mkdir(parents=True, exist_ok=True)  # before any request: a bad --out fails fast
     except ValueError as exc:
         print(f"smoke: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"smoke: error: --out {ns.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     report = run_smoke(opts)
     print("\n".join(report.summary_lines()))

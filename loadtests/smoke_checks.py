@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from loadtests.smoke_client import ChatAnswer, OpenAIEndpoint
 
@@ -29,7 +29,7 @@ MATH_PROMPT = (
 )
 MATH_ANSWER = 25  # 7 * 12 - 59
 # 25 as a whole number: not part of 125, 2.5 or 0.25; "25." at the end of a sentence is fine.
-MATH_ANSWER_PATTERN = re.compile(r"(?<![\d.])25(?!\.?\d)|twenty[- ]five", re.IGNORECASE)
+MATH_ANSWER_PATTERN = re.compile(rf"(?<![\d.]){MATH_ANSWER}(?!\.?\d)|twenty[- ]five", re.IGNORECASE)
 
 CODE_PROMPT = (
     "Write a Python function is_even(n) that returns True when n is even. "
@@ -38,6 +38,7 @@ CODE_PROMPT = (
 CODE_BLOCK_PATTERN = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
 TOOL_PROMPT = "What is the area of a circle with radius 5? Use the available tool."
+TOOL_MAX_TOKENS = 256
 CIRCLE_AREA_TOOL = {
     "type": "function",
     "function": {
@@ -190,7 +191,7 @@ def tool_call_problem(tool_calls: list[Any], content: str) -> str | None:
 
 
 def check_tool_call(endpoint: OpenAIEndpoint, model: str) -> str | None:
-    answer = endpoint.chat(_chat_body(model, TOOL_PROMPT, 256, tools=[CIRCLE_AREA_TOOL], tool_choice="auto"))
+    answer = endpoint.chat(_chat_body(model, TOOL_PROMPT, TOOL_MAX_TOKENS, tools=[CIRCLE_AREA_TOOL], tool_choice="auto"))
     if problem := _http_problem(answer):
         return problem
     return tool_call_problem(answer.tool_calls, answer.content)
@@ -261,7 +262,8 @@ class Check:
     name: str
     prompt: str
     run: Callable[[OpenAIEndpoint, str], str | None]
-    kind: str = "protocol"  # "protocol" always runs; "content" is skippable; "tools" needs --expect-tools
+    # "protocol" always runs; "content" is skippable per model; "tools" runs only for --expect-tools models
+    kind: Literal["protocol", "content", "tools"] = "protocol"
 
 
 CHECKS: tuple[Check, ...] = (

@@ -355,6 +355,22 @@ def test_key_surrounding_whitespace_is_stripped(server, tmp_path, monkeypatch):
     assert main(["--host", server.base_url, "--out", str(tmp_path), "--skip-content-checks", "*"]) == 0
 
 
+def test_unwritable_out_dir_is_a_usage_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["--host", "http://127.0.0.1:1", "--out", str(blocker / "out")]) == 2
+    assert f"--out {blocker / 'out'}" in capsys.readouterr().err
+
+
+def test_options_built_directly_are_checked_too(tmp_path):
+    from loadtests.smoke import SmokeOptions
+
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        SmokeOptions(host="http://u:p@127.0.0.1:1", api_key=None, models=None, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="more than 0 seconds"):
+        SmokeOptions(host="http://127.0.0.1:1", api_key=None, models=None, out_dir=tmp_path, timeout_s=0)
+
+
 def test_empty_key_file_is_rejected(tmp_path, capsys):
     empty = tmp_path / "key"
     empty.write_text("\n")
