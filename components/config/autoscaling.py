@@ -1,4 +1,4 @@
-"""Per-server autoscaling (KEDA on the engine's queue metric)."""
+"""Per-server autoscaling (KEDA on the engine's queue metric). Bounds come from `replicas`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from .base import ConfigModel
 
 
 class ServerAutoscaling(ConfigModel):
-    """Per-server autoscaling knobs (KEDA). Bounds come from `replicas`."""
+    """KEDA knobs for one server. No autoscaler exists when `enabled` is false or replicas.min == max."""
 
     enabled: bool = True
-    target_queue_depth: float = Field(default=5, gt=0)  # waiting requests per replica
-    kv_cache_threshold: float | None = Field(default=None, gt=0, le=1)
-    scale_to_zero: bool = False
-    cooldown_seconds: int = Field(default=360, ge=30)
-    scale_up_stabilization_seconds: int = Field(default=60, ge=0)
-    scale_down_stabilization_seconds: int = Field(default=300, ge=0)
-    fallback_replicas: int | None = Field(default=None, ge=1)
+    # Requests waiting per replica before another replica is added (production-stack uses 5, KAITO 10).
+    # Ollama has no queue metric: there it is requests in flight per replica beyond its parallel slots.
+    target_queue_depth: float = Field(default=5, gt=0)
+    kv_cache_threshold: float | None = Field(default=None, gt=0, le=1)  # vLLM only: scale on KV-cache use too
+    scale_to_zero: bool = False  # needs replicas.min: 0; the first request after idle waits a cold start
+    cooldown_seconds: int = Field(default=360, ge=30)  # idle time before scaling to zero
+    polling_interval_seconds: int = Field(default=15, ge=5, le=300)
+    scale_up_stabilization_seconds: int = Field(default=60, ge=0, le=3600)
+    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
+    fallback_replicas: int | None = Field(default=None, ge=1)  # when Prometheus is unreachable; default replicas.min

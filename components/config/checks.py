@@ -22,12 +22,7 @@ def cross_layer_problems(cfg: StackConfig, secrets_present: set[str]) -> list[Pr
         problems += _server_problems(cfg, i, spec, secrets_present)
     if cfg.loadtest.ui.enabled and cfg.environment == "prod":
         problems.append(Problem("slmkit:loadtest.ui.enabled", True, "the Locust UI can send load to production", "keep it for dev/staging, or accept it knowingly", warning=True))
-    if cfg.gateway.rate_limit and not cfg.gateway.enabled:
-        problems.append(Problem("slmkit:gateway.rateLimit", cfg.gateway.rate_limit.model_dump(by_alias=True), "rate limits are enforced by the gateway, which is off", "set slmkit:gateway.enabled: true or remove rateLimit"))
-    if cfg.gateway.tls.issuer.startswith("letsencrypt") and not cfg.gateway.tls.email:
-        problems.append(Problem("slmkit:gateway.tls.email", None, "Let's Encrypt needs a contact email", "set gateway.tls.email"))
-    if cfg.gateway.tls.issuer.startswith("letsencrypt") and not cfg.gateway.hostname:
-        problems.append(Problem("slmkit:gateway.hostname", None, "Let's Encrypt issues certificates for a DNS name", "set gateway.hostname, or use tls.issuer: self-signed"))
+    problems += traffic_problems(cfg)
     if cfg.chat_ui.enabled and not cfg.gateway.enabled:
         problems.append(Problem("slmkit:chatUi.enabled", True, "the chat UI talks to the models through the gateway, which is off", "set slmkit:gateway.enabled: true or turn the chat UI off"))
     if cfg.chat_ui.enabled and cfg.environment in ("staging", "prod") and cfg.gateway.tls.issuer == "self-signed":
@@ -96,18 +91,12 @@ def _server_problems(cfg: StackConfig, i: int, spec: ServerSpec, secrets_present
         kind = "Ollama tag" if spec.engine == "ollama" else "Hugging Face model id"
         names = model_catalog.known_names(spec.engine)
         problems.append(Problem(f"{key}.model", spec.model, f"not a {kind} in the model catalog", "use one of: " + ", ".join(names) + " (or add it to components/catalog/models.py)"))
-    if spec.replicas.min > spec.replicas.max:
-        problems.append(Problem(f"{key}.replicas.min", spec.replicas.min, f"above replicas.max ({spec.replicas.max})", f"set replicas.min <= {spec.replicas.max}"))
     if spec.replicas.min == 0 and not spec.autoscaling.scale_to_zero:
         problems.append(Problem(f"{key}.replicas.min", 0, "0 replicas means no server; scale to zero is an autoscaling choice", "set replicas.min: 1, or autoscaling.scaleToZero: true"))
-    if spec.autoscaling.scale_to_zero and cfg.environment == "prod":
-        problems.append(Problem(f"{key}.autoscaling.scaleToZero", True, "scale to zero makes the first request after idle wait minutes for a cold start", "keep at least one replica in prod", warning=True))
     if spec.autoscaling.scale_to_zero and spec.replicas.min != 0:
         problems.append(Problem(f"{key}.autoscaling.scaleToZero", True, f"needs replicas.min: 0 (it is {spec.replicas.min})", "set replicas.min: 0"))
     if spec.revision is None and spec.engine in ("vllm", "onnx") and cfg.environment != "local":
-        problems.append(Problem(f"{key}.revision", None, "model revision is not pinned; a new upload to the repo would change the deployment", "set revision to a commit SHA from the model's Hugging Face page"))
-    if spec.autoscaling.kv_cache_threshold is not None and spec.engine != "vllm":
-        problems.append(Problem(f"{key}.autoscaling.kvCacheThreshold", spec.autoscaling.kv_cache_threshold, f"{spec.engine} does not report KV-cache usage", "remove it; only vLLM servers scale on vllm:kv_cache_usage_perc"))
+        problems.append(Problem(f"{key}.revision", None, "model revision is not pinned; a new upload to the repo would change the deployment", "set revision to the commit SHA you tested (the model page's 'Files and versions' history, or `huggingface-cli download MODEL --revision main` prints it)", warning=True))
 
     pool = cfg.pool(spec.node_pool)
     if spec.node_pool is not None and pool is None:
@@ -197,3 +186,61 @@ def _round_up_gib(value: float) -> int:
     import math
 
     return math.ceil(value)
+
+
+# --- traffic: gateway, autoscaling and isolation (components/traffic) ---------------------------------
+
+def traffic_problems(cfg: StackConfig) -> list[Problem]:
+    problems = _gateway_problems(cfg)
+    for i, spec in enumerate(cfg.servers):
+        problems += _autoscaling_problems(cfg, i, spec)
+    return problems
+
+
+def _gateway_problems(cfg: StackConfig) -> list[Problem]:
+    gw = cfg.gateway
+    problems = []
+    if gw.rate_limit and not gw.enabled:
+        problems.append(Problem("slmkit:gateway.rateLimit", gw.rate_limit.model_dump(by_alias=True), "rate limits are enforced by the gateway, which is off", "set slmkit:gateway.enabled: true or remove rateLimit"))
+    if not gw.enabled:
+        return problems
+    letsencrypt = gw.tls.issuer.startswith("letsencrypt")
+    if letsencrypt and not gw.tls.email:
+        problems.append(Problem("slmkit:gateway.tls.email", None, "Let's Encrypt needs a contact email", "set gateway.tls.email"))
+    if letsencrypt and not gw.hostname:
+        problems.append(Problem("slmkit:gateway.hostname", None, "Let's Encrypt issues certificates for a DNS name", "set gateway.hostname, or use tls.issuer: self-signed"))
+    if letsencrypt and gw.hostname and gw.hostname.startswith("*."):
+        problems.append(Problem("slmkit:gateway.hostname", gw.hostname, "Let's Encrypt's HTTP-01 challenge cannot issue wildcard certificates", "use a single host name such as llm.example.com"))
+    if letsencrypt and gw.service_type != "LoadBalancer":
+        problems.append(Problem("slmkit:gateway.serviceType", gw.service_type, "Let's Encrypt must reach the gateway from the internet to check the HTTP-01 challenge", "set serviceType: LoadBalancer, or use tls.issuer: self-signed"))
+    if cfg.environment == "prod" and gw.tls.issuer == "self-signed":
+        problems.append(Problem("slmkit:gateway.tls.issuer", gw.tls.issuer, "clients of a production endpoint cannot verify a self-signed certificate", "use letsencrypt with gateway.hostname and tls.email", warning=True))
+    return problems
+
+
+def autoscaler_wanted(spec: ServerSpec) -> bool:
+    """Exactly one KEDA ScaledObject per Deployment when this holds; none otherwise."""
+    return spec.autoscaling.enabled and spec.replicas.max > spec.replicas.min
+
+
+def _autoscaling_problems(cfg: StackConfig, i: int, spec: ServerSpec) -> list[Problem]:
+    key = f"slmkit:servers[{i}]"
+    auto = spec.autoscaling
+    problems = []
+    if spec.replicas.min > spec.replicas.max:
+        problems.append(Problem(f"{key}.replicas.min", spec.replicas.min, f"above replicas.max ({spec.replicas.max})", f"set replicas.min <= {spec.replicas.max}"))
+    if auto.scale_to_zero and cfg.environment == "prod":
+        problems.append(Problem(f"{key}.autoscaling.scaleToZero", True, "scale to zero makes the first request after idle wait minutes for a cold start", "keep at least one replica in prod", warning=True))
+    if auto.kv_cache_threshold is not None and spec.engine != "vllm":
+        problems.append(Problem(f"{key}.autoscaling.kvCacheThreshold", auto.kv_cache_threshold, f"{spec.engine} does not report KV-cache usage", "remove it; only vLLM servers scale on vllm:kv_cache_usage_perc"))
+    if not autoscaler_wanted(spec) or spec.replicas.min > spec.replicas.max:
+        return problems
+    if not cfg.monitoring.enabled:
+        problems.append(Problem(f"{key}.autoscaling.enabled", True, "autoscaling reads its metrics from the monitoring stack's Prometheus, which is off", "set slmkit:monitoring.enabled: true, or autoscaling.enabled: false"))
+    if spec.engine == "ollama" and not cfg.gateway.enabled:
+        problems.append(Problem(f"{key}.autoscaling.enabled", True, "Ollama emits no metrics; it scales on the gateway's in-flight requests, and the gateway is off", f"enable the gateway, or set replicas.max: {spec.replicas.min} (or autoscaling.enabled: false)"))
+    if auto.scale_to_zero and not cfg.gateway.enabled:
+        problems.append(Problem(f"{key}.autoscaling.scaleToZero", True, "a server at zero replicas emits no metrics; only the gateway's request count can wake it, and the gateway is off", "enable the gateway, or keep replicas.min: 1"))
+    if auto.fallback_replicas is not None and not spec.replicas.min <= auto.fallback_replicas <= spec.replicas.max:
+        problems.append(Problem(f"{key}.autoscaling.fallbackReplicas", auto.fallback_replicas, f"outside replicas.min..max ({spec.replicas.min}..{spec.replicas.max})", "pick a count within the bounds"))
+    return problems

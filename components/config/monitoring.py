@@ -1,27 +1,66 @@
-"""The monitoring section: kube-prometheus-stack sizing and alert thresholds."""
+"""The monitoring section: kube-prometheus-stack sizing, GPU metrics and alert thresholds.
+
+Threshold defaults are llm-d's production alerts (error rate, P99 TTFT, KV cache, queue, preemptions).
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+
+from components.k8s.quantity import parse_quantity
 
 from .base import ConfigModel
 
+Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$", description="Prometheus duration, e.g. 15s")]
+
+
+def _quantity(value: str | None) -> str | None:
+    if value is not None:
+        parse_quantity(value)
+    return value
+
 
 class AlertThresholds(ConfigModel):
-    error_rate_warning: float = Field(default=0.01, gt=0, lt=1)
-    error_rate_critical: float = Field(default=0.05, gt=0, lt=1)
+    error_rate_warning: float = Field(default=0.01, gt=0, lt=1)  # share of 5xx responses, for 10m
+    error_rate_critical: float = Field(default=0.05, gt=0, lt=1)  # for 2m
     ttft_p99_warning_seconds: float = Field(default=10, gt=0)
     ttft_p99_critical_seconds: float = Field(default=30, gt=0)
-    kv_cache_usage: float = Field(default=0.9, gt=0, le=1)
-    queue_backlog: float = Field(default=50, gt=0)
+    kv_cache_usage: float = Field(default=0.9, gt=0, le=1)  # average over a server's pods, for 10m
+    queue_backlog: float = Field(default=50, gt=0)  # requests waiting per server, for 5m
     preemptions_per_second: float = Field(default=1, gt=0)
-    gpu_memory_usage: float = Field(default=0.95, gt=0, le=1)
+    gpu_memory_usage: float = Field(default=0.95, gt=0, le=1)  # framebuffer used / total, for 10m
+    pod_restarts: int = Field(default=3, ge=1)  # container restarts in 30m
+
+
+class GpuMetrics(ConfigModel):
+    """Where DCGM exporter runs. auto: the GPU Operator's exporter on AKS with gpuSoftware
+    gpu-operator, the kit's own dcgm-exporter release with aks-driver, nothing without GPU pools."""
+
+    source: Literal["auto", "gpu-operator", "dcgm-exporter", "none"] = "auto"
+    operator_namespace: str = "gpu-operator"  # where the GPU Operator runs its nvidia-dcgm-exporter
+
+
+class Grafana(ConfigModel):
+    enabled: bool = True
+    persistence: bool = False  # dashboards are code; only ad-hoc edits would be lost
 
 
 class Monitoring(ConfigModel):
     enabled: bool = True
     retention: str = Field(default="7d", pattern=r"^[0-9]+[hdwy]$")
     storage_size: str = "20Gi"
+    storage_class: str | None = None  # None: the cluster's default StorageClass
     prometheus_replicas: int = Field(default=1, ge=1, le=3)
+    alertmanager_replicas: int = Field(default=1, ge=1, le=3)
+    prometheus_cpu: str = "500m"
+    prometheus_memory: str = "2Gi"
+    scrape_interval: Duration = "15s"
+    grafana: Grafana = Field(default_factory=Grafana)
+    gpu_metrics: GpuMetrics = Field(default_factory=GpuMetrics)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+
+    _q = field_validator("storage_size", "prometheus_cpu", "prometheus_memory")(
+        classmethod(lambda cls, v: _quantity(v))
+    )

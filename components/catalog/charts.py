@@ -1,0 +1,50 @@
+"""Helm charts the kit installs, pinned: one entry per chart with where the version was read and when.
+
+Several concerns add entries here (traffic, monitoring, platform); each keeps its own entries.
+An `oci://` repo means the chart is an OCI artifact: the chart reference is `<repo>/<name>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    repo: str
+    version: str
+    source: str
+    checked: str
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repo.startswith("oci://")
+
+
+CHARTS: dict[str, Chart] = {
+    # traffic: the gateway, its AI extension, TLS and autoscaling operators. Versions match the CRDs
+    # the kit's custom resources are validated against (../shared/crd-schemas/README.md).
+    "envoy-gateway": Chart("gateway-helm", "oci://docker.io/envoyproxy", "v1.9.0",
+                           "github.com/envoyproxy/gateway/releases/tag/v1.9.0", "2026-11-28"),
+    "ai-gateway-crds": Chart("ai-gateway-crds-helm", "oci://docker.io/envoyproxy", "v1.1.0",
+                             "github.com/envoyproxy/ai-gateway/releases/tag/v1.1.0", "2026-11-28"),
+    "ai-gateway": Chart("ai-gateway-helm", "oci://docker.io/envoyproxy", "v1.1.0",
+                        "github.com/envoyproxy/ai-gateway/releases/tag/v1.1.0", "2026-11-28"),
+    "cert-manager": Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1",
+                          "github.com/cert-manager/cert-manager/releases/tag/v1.21.1", "2026-11-28"),
+    "keda": Chart("keda", "https://kedacore.github.io/charts", "2.20.2",
+                  "github.com/kedacore/charts/releases (keda-2.20.2)", "2026-11-28"),
+    # monitoring: operator v0.93 era, matching the ServiceMonitor/PodMonitor/PrometheusRule CRDs.
+    "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
+                                   "89.2.3", "github.com/prometheus-community/helm-charts/releases/tag/"
+                                   "kube-prometheus-stack-89.2.3", "2026-11-28"),
+    "dcgm-exporter": Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.3",
+                           "github.com/NVIDIA/dcgm-exporter/pull/712 (image 4.6.0-4.8.3)", "2026-11-28"),
+    # platform (AKS GPU software): the GPU Operator, or the device plugin beside the AKS-installed
+    # driver (DCGM exporter: the entry above). Versions from the projects' release pages.
+    "gpu-operator": Chart("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v25.10.1",
+                          "github.com/NVIDIA/gpu-operator/releases/tag/v25.10.1", "2026-11-28"),
+    "nvidia-device-plugin": Chart("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.18.0",
+                                  "github.com/NVIDIA/k8s-device-plugin/releases/tag/v0.18.0", "2026-11-28"),
+}

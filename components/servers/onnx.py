@@ -1,0 +1,97 @@
+"""The kit's ONNX Runtime GenAI server (docker/onnx-server), on a model folder in the cache volume
+that a conversion Job fills (or copies from a prebuilt ONNX repo) before the server starts."""
+
+from __future__ import annotations
+
+import shlex
+
+from components.catalog import images
+from components.k8s import objects, security
+
+from .common import (HF_TOKEN_DIR, HOME_DIR, MODEL_CACHE_MOUNT, SERVER_KEY_DIR, EngineParts, ServerInputs,
+                     base_env, job_pod_defaults, secret_volumes, spec_hash)
+
+
+def model_dir(inp: ServerInputs) -> str:
+    o = inp.spec.onnx
+    return f"{MODEL_CACHE_MOUNT}/onnx/{inp.spec.name}/{o.precision}-{o.execution_provider}"
+
+
+def serving_image(inp: ServerInputs) -> str:
+    image = inp.spec.image.resolve("onnx")
+    if inp.spec.onnx.execution_provider == "cuda" and inp.spec.image.tag is None:
+        image = image.model_copy(update={"tag": images.ONNX_CUDA_TAG})
+    return image.ref
+
+
+def prepare_command(inp: ServerInputs) -> str:
+    """Idempotent: a model folder that is already complete is kept (restarts and scale-ups are quick)."""
+    spec, o, out = inp.spec, inp.spec.onnx, model_dir(inp)
+    if o.source == "prebuilt":
+        sub = f", allow_patterns=[{(o.prebuilt_subfolder + '/*')!r}]" if o.prebuilt_subfolder else ""
+        fetch = (f"python -c \"from huggingface_hub import snapshot_download; "
+                 f"snapshot_download({o.prebuilt_repo!r}, revision={spec.revision!r}, local_dir='/tmp/prebuilt'{sub})\" && "
+                 f"mkdir -p {shlex.quote(out)} && cp -r /tmp/prebuilt/{o.prebuilt_subfolder or '.'}/. {shlex.quote(out)}/")
+    else:
+        cmd = ["python", "-m", "onnx_server.convert", "--model", spec.model, "--precision", o.precision,
+               "--execution-provider", o.execution_provider, "--out", out]
+        if spec.revision:
+            cmd[4:4] = ["--revision", spec.revision]
+        fetch = shlex.join(cmd)
+    return f"if [ -f {shlex.quote(out)}/genai_config.json ]; then echo 'model ready in {out}'; else {fetch}; fi"
+
+
+def prepare_job(inp: ServerInputs) -> dict:
+    ep = inp.endpoint
+    volumes, mounts = secret_volumes(inp)
+    convert_image = inp.spec.image.resolve("onnx").model_copy(update={"tag": images.ONNX_CONVERT_TAG, "digest": None})
+    r = inp.spec.resources
+    container = {
+        "name": "prepare-model",
+        "image": convert_image.ref,
+        "imagePullPolicy": "Always",
+        "command": ["/bin/sh", "-c", prepare_command(inp)],
+        "env": base_env(inp),
+        "resources": {"requests": {"cpu": r.cpu, "memory": r.memory_limit or r.memory},
+                      "limits": {"cpu": r.cpu_limit or r.cpu, "memory": r.memory_limit or r.memory}},
+        "securityContext": security.container_security_context(),
+        "volumeMounts": [
+            {"name": "model-cache", "mountPath": MODEL_CACHE_MOUNT},
+            {"name": "home", "mountPath": HOME_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *[m for m in mounts if m["mountPath"] == HF_TOKEN_DIR],
+        ],
+    }
+    pod = {
+        **job_pod_defaults(inp),
+        "containers": [container],
+        "volumes": [
+            {"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{ep.name}-model-cache"}},
+            {"name": "home", "emptyDir": {"sizeLimit": "2Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "40Gi"}},  # the builder stages the HF checkpoint here
+            *[v for v in volumes if v["name"] == "hf-token"],
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        # The name carries the spec hash: a changed model, revision or precision prepares anew.
+        "metadata": objects.meta(f"{ep.name}-prepare-{spec_hash(inp)}", ep.namespace, ep.labels),
+        "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 4 * 3600,
+                 "template": {"metadata": {"labels": {**objects.PART_OF, "app.kubernetes.io/name": "model-prepare",
+                                                      "app.kubernetes.io/instance": ep.name}},
+                              "spec": pod}},
+    }
+
+
+class Onnx:
+    def parts(self, inp: ServerInputs) -> EngineParts:
+        o = inp.spec.onnx
+        container = {
+            "name": "onnx-server",
+            "image": serving_image(inp),
+            "args": ["--model-dir", model_dir(inp), "--host", "0.0.0.0", "--port", str(inp.endpoint.port),
+                     "--served-model-name", inp.spec.served_name,
+                     "--api-key-file", f"{SERVER_KEY_DIR}/api-key",
+                     "--max-concurrency", str(o.max_concurrency), "--max-queue", str(o.max_queue)],
+        }
+        return EngineParts(container=container, pre_jobs=[prepare_job(inp)])

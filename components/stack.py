@@ -1,0 +1,53 @@
+"""Builds a whole stack from the validated config, one concern after the other.
+
+Order matters: the provider first, then namespaces and secrets, the model servers, and what
+observes, fronts and tests them. Each concern is one component; this file only wires them.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.config import LoadedConfig
+from components.context import StackContext
+from components.platform.namespaces import Namespaces
+from components.platform.secrets import SecretStore
+from components.servers import ModelServer
+
+
+def platform_provider(ctx: StackContext):
+    cluster = ctx.cfg.cluster
+    if cluster.kind == "existing":
+        from components.platform.existing import existing_cluster_provider
+
+        return existing_cluster_provider(cluster)
+    # aks: the AKS component returns the provider built from the cluster's credentials
+    raise NotImplementedError("cluster.kind: aks is not wired yet")
+
+
+def autoscaled(ctx: StackContext, name: str) -> bool:
+    """Whether an autoscaler owns this server's Deployment (then `pulumi up` leaves replicas alone)."""
+    try:
+        from components.traffic.autoscaling import has_autoscaler
+    except ImportError:
+        return False
+    spec = next(s for s in ctx.cfg.servers if s.name == name)
+    return has_autoscaler(ctx.cfg, spec)
+
+
+def build_stack(loaded: LoadedConfig) -> StackContext:
+    for line in loaded.warning_lines():
+        pulumi.log.warn(line)
+    ctx = StackContext(loaded)
+    ctx.provider = platform_provider(ctx)
+    Namespaces(ctx)
+    ctx.secrets = SecretStore(ctx)
+    servers = [ModelServer(ctx, ep, autoscaled=autoscaled(ctx, ep.name)) for ep in ctx.endpoints]
+    # monitoring: Monitoring(ctx)
+    # traffic: gateway, autoscaling and network policies
+    # loadtest: LoadTest(ctx, servers)
+    # chat-ui: ChatUi(ctx)
+    ctx.outputs["servers"] = {s.endpoint.name: {"url": s.endpoint.url, "models": list(s.endpoint.served_names),
+                                                "startupBudgetSeconds": s.startup_budget_s} for s in servers}
+    ctx.outputs["serverApiKey"] = ctx.secrets.server_api_key
+    return ctx

@@ -1,0 +1,64 @@
+"""Stable names other concerns (AKS Key Vault sync, load test, chat UI, docs) refer to.
+
+Kept in one place so a rename cannot leave a dangling reference.
+"""
+
+from __future__ import annotations
+
+GATEWAY_CLASS = "slmkit"
+GATEWAY = "slmkit"  # the one Gateway per stack, in the gateway namespace
+ENVOY_PROXY = "slmkit-proxy"  # EnvoyProxy: how Envoy Gateway runs the proxy pods of that Gateway
+ROUTE = "slmkit-models"  # the AIGatewayRoute, in the models namespace
+
+# Client API keys: an Opaque Secret in the gateway namespace, one data key per client name
+# (the format Envoy Gateway's SecurityPolicy apiKeyAuth reads). On AKS the Key Vault sync writes
+# the same Secret name.
+CLIENT_KEYS_SECRET = "slmkit-gateway-api-keys"
+# The header the gateway sets to the authenticated client's name: rate limits count per value.
+CLIENT_ID_HEADER = "x-slmkit-client"
+# Where clients may put their key: the OpenAI SDKs send `Authorization: Bearer <key>`.
+KEY_HEADERS = ("authorization", "x-api-key")
+
+# The key the gateway presents to model servers that require one (vLLM, ONNX server), in the
+# format AI Gateway's BackendSecurityPolicy type APIKey reads (data key `apiKey`).
+BACKEND_KEY_SECRET = "slmkit-gateway-backend-key"
+BACKEND_KEY_FIELD = "apiKey"
+
+TLS_SECRET = "slmkit-gateway-tls"
+CERTIFICATE = "slmkit-gateway"
+SELF_SIGNED_ISSUER = "slmkit-self-signed"
+LETSENCRYPT_ISSUERS = {
+    "letsencrypt": ("slmkit-letsencrypt", "https://acme-v02.api.letsencrypt.org/directory"),
+    "letsencrypt-staging": ("slmkit-letsencrypt-staging", "https://acme-staging-v02.api.letsencrypt.org/directory"),
+}
+
+# The AI Gateway filter copies the request body's `model` into this header; routes match on it.
+MODEL_HEADER = "x-ai-eg-model"
+AI_GATEWAY_METADATA_NAMESPACE = "io.envoy.ai_gateway"
+TOTAL_TOKENS_KEY = "llm_total_token"
+
+# Helm release names (fixed, so Service names derived from them are stable).
+RELEASE_ENVOY_GATEWAY = "envoy-gateway"
+RELEASE_AI_GATEWAY_CRDS = "ai-gateway-crds"
+RELEASE_AI_GATEWAY = "ai-gateway"
+RELEASE_CERT_MANAGER = "cert-manager"
+RELEASE_KEDA = "keda"
+AI_GATEWAY_CONTROLLER = "ai-gateway-controller"  # the chart's controller.fullnameOverride default
+AI_GATEWAY_EXTENSION_PORT = 1063
+
+# Envoy Gateway maps privileged listener ports into the proxy container (port + 10000).
+HTTPS_PORT, HTTP_PORT = 443, 80
+
+
+def proxy_container_port(listener_port: int) -> int:
+    return listener_port + 10000 if listener_port < 1024 else listener_port
+
+
+def proxy_pod_labels(gateway_namespace: str) -> dict[str, str]:
+    """Labels Envoy Gateway puts on the proxy pods of the kit's Gateway."""
+    return {
+        "app.kubernetes.io/managed-by": "envoy-gateway",
+        "app.kubernetes.io/component": "proxy",
+        "gateway.envoyproxy.io/owning-gateway-name": GATEWAY,
+        "gateway.envoyproxy.io/owning-gateway-namespace": gateway_namespace,
+    }
