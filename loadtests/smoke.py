@@ -66,8 +66,8 @@ def _positive_seconds(text: str) -> float:
 
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("smoke checks")
-    group.add_argument("--host", required=True, help="server root URL, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted)")
-    group.add_argument("--api-key", help="API key (visible in the process list: prefer --api-key-file or OPENAI_API_KEY)")
+    group.add_argument("--host", required=True, metavar="URL", help="server root URL, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted)")
+    group.add_argument("--api-key", metavar="KEY", help="API key (visible in the process list: prefer --api-key-file or OPENAI_API_KEY)")
     group.add_argument("--api-key-file", type=Path, metavar="PATH", help="file holding the API key")
     group.add_argument("--model", action="append", metavar="NAME", help="model to check (repeatable; default: every model from /v1/models)")
     group.add_argument("--out", type=Path, default=Path("smoke-results"), metavar="DIR", help="where smoke.json is written (default: smoke-results)")

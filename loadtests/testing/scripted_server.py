@@ -282,3 +282,34 @@ class ScriptedServer:
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve in the foreground (127.0.0.1 only), e.g. to try the smoke suite by hand."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m loadtests.testing.scripted_server", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--model", action="append", metavar="NAME", help="served model (repeatable; default scripted-model)")
+    parser.add_argument("--api-key-file", metavar="PATH", help="require this bearer key")
+    parser.add_argument("--fault", action="append", default=[], choices=[f.value for f in Fault], help="break one behaviour (repeatable)")
+    parser.add_argument("--reply", action="append", default=[], metavar="KEYWORD=TEXT", help="answer prompts containing KEYWORD with TEXT")
+    ns = parser.parse_args(argv)
+    replies = {}
+    for item in ns.reply:
+        keyword, sep, text = item.partition("=")
+        if not sep or not keyword:
+            parser.error(f"--reply {item!r}: expected KEYWORD=TEXT")
+        replies[keyword] = text.replace("\\n", "\n")
+    api_key = None
+    if ns.api_key_file:
+        with open(ns.api_key_file, encoding="utf-8") as handle:
+            api_key = handle.read().strip()
+    server = ScriptedServer(models=ns.model or ["scripted-model"], api_key=api_key, replies=replies,
+                            faults={Fault(f) for f in ns.fault})
+    uvicorn.run(server.app, host="127.0.0.1", port=ns.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,8 +8,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from loadtests.smoke import main
@@ -394,3 +396,32 @@ def test_python_dash_m_loadtests_smoke(server, tmp_path, key_file):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("smoke passed")
     assert json.loads((tmp_path / "smoke.json").read_text())["passed"] is True
+
+
+def test_scripted_server_command_line(tmp_path, key_file):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.testing.scripted_server", "--port", str(port), "--model", "cli-model",
+         "--api-key-file", str(key_file), "--fault", "tool_plain_text"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base_url + "/v1/models", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        rc = main(["--host", base_url, "--api-key-file", str(key_file), "--out", str(tmp_path),
+                   "--expect-tools", "cli-model", "--skip-content-checks", "*"])
+        results = statuses(json.loads((tmp_path / "smoke.json").read_text()), "cli-model")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert rc == 30
+    assert [name for name, (status, _) in results.items() if status == "fail"] == ["tool_call"]
