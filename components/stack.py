@@ -10,6 +10,7 @@ import pulumi
 
 from components.config import LoadedConfig
 from components.context import StackContext
+from components.monitoring import Monitoring
 from components.platform.namespaces import Namespaces
 from components.platform.secrets import SecretStore
 from components.servers import ModelServer
@@ -43,7 +44,7 @@ def build_stack(loaded: LoadedConfig) -> StackContext:
     Namespaces(ctx)
     ctx.secrets = SecretStore(ctx)
     servers = [ModelServer(ctx, ep, autoscaled=autoscaled(ctx, ep.name)) for ep in ctx.endpoints]
-    # monitoring: Monitoring(ctx)
+    Monitoring(ctx)
     # traffic: gateway, autoscaling and network policies
     # loadtest: LoadTest(ctx, servers)
     # chat-ui: ChatUi(ctx)

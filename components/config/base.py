@@ -88,6 +88,8 @@ def problems_from_validation(err: ValidationError, raw: dict[str, Any], model: t
             fix = "add it to the stack file"
         else:
             message = e["msg"][0].lower() + e["msg"][1:]
+            if "must not be passed as an argument" in message:
+                value = "<redacted>"  # the rejected value is a secret: never echo it
             if e["type"].startswith("literal_error") or e["type"] == "enum":
                 fix = "use one of the values listed"
         problems.append(Problem(key_path(loc), value, message, fix))

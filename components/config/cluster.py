@@ -38,7 +38,7 @@ class ApiServerAccess(ConfigModel):
         return ranges
 
     @model_validator(mode="after")
-    def _one_mode(self) -> "ApiServerAccess":
+    def _one_mode(self) -> ApiServerAccess:
         if self.private and self.authorized_ip_ranges:
             raise ValueError("a private API server has no public endpoint to restrict; "
                              "use either private: true or authorizedIpRanges")
@@ -53,7 +53,7 @@ class AksNetwork(ConfigModel):
                               r"virtualNetworks/[^/]+/subnets/[^/]+$")
 
     @model_validator(mode="after")
-    def _subnet_inside_vnet(self) -> "AksNetwork":
+    def _subnet_inside_vnet(self) -> AksNetwork:
         vnet, subnet = _network(self.vnet_cidr), _network(self.node_subnet_cidr)
         if not subnet.subnet_of(vnet):  # type: ignore[arg-type]
             raise ValueError(f"nodeSubnetCidr {subnet} is not inside vnetCidr {vnet}")

@@ -46,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = run_plan(loaded, raw, stack)
     objs = write_plan(args.out, loaded, result.records)
-    for line in loaded.warning_lines():
-        print(f"warning: {line}", file=sys.stderr)
     # policy: mandatory policy violations exit 3
     print(f"{shown}: {len(result.records)} resources, {len(objs)} Kubernetes manifests -> {args.out}")
     return 0

@@ -47,13 +47,65 @@ class SlmkitMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"offline-generated-{args.name}"
         # --- azure: outputs of Azure resources (AKS engineer) ---
+        if args.typ == "random:index/randomString:RandomString":  # the Key Vault name suffix
+            state["result"] = "offln1"
         if args.typ.startswith("azure-native:"):
-            state.setdefault("name", args.inputs.get("resourceName") or args.name)
+            return azure_resource(args, state)
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         # --- azure: invoke results (AKS engineer) ---
+        if args.token == "azure-native:authorization:getClientConfig":
+            return dict(AZURE_CLIENT), None
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             value = base64.b64encode(OFFLINE_KUBECONFIG.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, None
         return {}, None
+
+
+# --- azure: what Azure would return (AKS engineer) ---------------------------------------------
+AZURE_CLIENT = {"clientId": "00000000-0000-0000-0000-0000000000c1", "objectId": "00000000-0000-0000-0000-0000000000d1",
+                "subscriptionId": "00000000-0000-0000-0000-000000000005", "tenantId": "00000000-0000-0000-0000-0000000000a1"}
+_AZURE_NAME_INPUT = {  # the input that names each Azure resource (else the Pulumi name)
+    "resources:ResourceGroup": "resourceGroupName", "network:VirtualNetwork": "virtualNetworkName",
+    "network:Subnet": "subnetName", "operationalinsights:Workspace": "workspaceName",
+    "containerservice:AgentPool": "agentPoolName", "containerservice:MaintenanceConfiguration": "configName",
+    "keyvault:Vault": "vaultName", "keyvault:Secret": "secretName",
+    "managedidentity:FederatedIdentityCredential": "federatedIdentityCredentialResourceName",
+}
+
+
+def azure_resource(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
+    """Azure ids are ARM paths; a few outputs the program reads back (OIDC issuer, identity ids,
+    vault URI, cluster FQDN) are made up here, under .invalid / all-zero GUIDs."""
+    kind = args.typ.split(":", 1)[1]  # azure-native:containerservice:ManagedCluster -> containerservice:ManagedCluster
+    name = _plain(args.inputs.get(_AZURE_NAME_INPUT.get(kind, "resourceName")) or args.name)
+    state.setdefault("name", name)
+    rg = _plain(args.inputs.get("resourceGroupName")) or "rg"
+    sub = AZURE_CLIENT["subscriptionId"]
+    provider = {"resources:ResourceGroup": None, "network:VirtualNetwork": "Microsoft.Network/virtualNetworks",
+                "network:Subnet": "Microsoft.Network/virtualNetworks/vnet/subnets",
+                "containerservice:ManagedCluster": "Microsoft.ContainerService/managedClusters",
+                "keyvault:Vault": "Microsoft.KeyVault/vaults",
+                "managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces"}.get(kind, kind.replace(":", "/"))
+    rid = f"/subscriptions/{sub}/resourceGroups/{name if provider is None else rg}"
+    if provider is not None:
+        rid += f"/providers/{provider}/{name}"
+    if kind == "containerservice:ManagedCluster":
+        state["oidcIssuerProfile"] = {**(state.get("oidcIssuerProfile") or {}),
+                                      "issuerURL": f"https://oidc.offline.invalid/{AZURE_CLIENT['tenantId']}/"}
+        state["fqdn"] = f"{name}.hcp.offline.invalid"
+        state["privateFQDN"] = f"{name}.privatelink.offline.invalid"
+    if kind == "managedidentity:UserAssignedIdentity":
+        state.update(clientId=f"client-id-of-{name}", principalId=f"principal-id-of-{name}",
+                     tenantId=AZURE_CLIENT["tenantId"])
+    if kind == "keyvault:Vault":
+        state["properties"] = {**(state.get("properties") or {}), "vaultUri": f"https://{name}.vault.azure.net/"}
+    state["id"] = rid
+    return rid, state
+
+
+def _plain(value: Any) -> Any:
+    """Mock inputs may carry secret wrappers or unknowns: only plain strings name things."""
+    return value if isinstance(value, str) else None

@@ -93,6 +93,11 @@ def plan_text(loaded: LoadedConfig, records: list[dict]) -> str:
     for spec in cfg.servers:
         lines += [f"  {line}" for line in server_capacity_lines(loaded, spec)]
     # aks: quota per VM family and monthly cost per pool
+    from components.platform.costs import plan_lines as aks_plan_lines
+
+    aks_lines = aks_plan_lines(cfg)
+    if aks_lines:
+        lines += ["", *aks_lines]
     if loaded.warnings:
         lines += ["", "Warnings"] + [f"  {w}" for w in loaded.warning_lines()]
     return "\n".join(lines) + "\n"
