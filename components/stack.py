@@ -12,8 +12,9 @@ from components.config import LoadedConfig
 from components.context import StackContext
 from components.monitoring import Monitoring
 from components.platform.namespaces import Namespaces
-from components.platform.secrets import SecretStore
+from components.platform.keyvault import secret_store
 from components.servers import ModelServer
+from components.traffic.component import Traffic
 
 
 def platform_provider(ctx: StackContext):
@@ -23,7 +24,9 @@ def platform_provider(ctx: StackContext):
 
         return existing_cluster_provider(cluster)
     # aks: the AKS component returns the provider built from the cluster's credentials
-    raise NotImplementedError("cluster.kind: aks is not wired yet")
+    from components.platform.aks import aks_provider
+
+    return aks_provider(ctx)
 
 
 def autoscaled(ctx: StackContext, name: str) -> bool:
@@ -42,10 +45,11 @@ def build_stack(loaded: LoadedConfig) -> StackContext:
     ctx = StackContext(loaded)
     ctx.provider = platform_provider(ctx)
     Namespaces(ctx)
-    ctx.secrets = SecretStore(ctx)
+    ctx.secrets = secret_store(ctx)  # Key Vault + CSI on AKS, Kubernetes Secrets elsewhere
     servers = [ModelServer(ctx, ep, autoscaled=autoscaled(ctx, ep.name)) for ep in ctx.endpoints]
     Monitoring(ctx)
     # traffic: gateway, autoscaling and network policies
+    Traffic(ctx, depends_on=servers)
     # loadtest: LoadTest(ctx, servers)
     # chat-ui: ChatUi(ctx)
     ctx.outputs["servers"] = {s.endpoint.name: {"url": s.endpoint.url, "models": list(s.endpoint.served_names),

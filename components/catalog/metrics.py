@@ -142,7 +142,6 @@ GATEWAY = GatewayMetrics(
 @dataclass(frozen=True)
 class DcgmMetrics:
     source: str
-    port_name: str
     port: int
     gpu_util: Family  # percent 0..100
     fb_used: Family  # MiB
@@ -157,7 +156,6 @@ class DcgmMetrics:
 _D = ("gpu", "UUID", "Hostname", "modelName", "namespace", "pod", "container")
 DCGM = DcgmMetrics(
     source="docs.nvidia.com/datacenter/dcgm/latest/reference/dcgm-exporter-metrics.html (default-counters.csv)",
-    port_name="gpu-metrics",
     port=9400,
     gpu_util=Family("DCGM_FI_DEV_GPU_UTIL", "gauge", _D),
     fb_used=Family("DCGM_FI_DEV_FB_USED", "gauge", _D),

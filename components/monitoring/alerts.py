@@ -71,7 +71,8 @@ def engine_recording_rules(m: EngineMetrics) -> list[dict]:
     if m.preemptions is not None:
         rules.append({"record": "slmkit:preemptions:rate5m",
                       "expr": f"sum by ({BY}) (rate({m.preemptions.name}{_sel(m.engine)}[5m]))"})
-    return rules
+    # The same record name per engine: the engine label keeps the rules distinct (promtool lint).
+    return [{**r, "labels": {"slmkit_engine": m.engine}} for r in rules]
 
 
 def _regex(names: list[str]) -> str:

@@ -20,6 +20,8 @@ GATEWAY_MONITOR = "slmkit-ai-gateway"
 DCGM_MONITOR = "slmkit-dcgm-exporter"
 DCGM_RELEASE = "dcgm-exporter"  # the kit's own exporter (aks-driver path), in the monitoring namespace
 GPU_OPERATOR_DCGM_LABELS = {"app": "nvidia-dcgm-exporter"}  # the GPU Operator's exporter Service
+# Service port names: the GPU Operator's nvidia-dcgm-exporter Service and the dcgm-exporter chart's.
+DCGM_PORT_NAMES = {"gpu-operator": "gpu-metrics", "dcgm-exporter": "metrics"}
 
 
 def _labels(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -103,7 +105,7 @@ def dcgm_service_monitor(cfg: StackConfig, interval: str) -> dict | None:
         "spec": {
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [{"port": catalog.DCGM.port_name, "path": "/metrics", "interval": interval,
+            "endpoints": [{"port": DCGM_PORT_NAMES[source], "path": "/metrics", "interval": interval,
                            "honorLabels": True}],
         },
     }
