@@ -1,0 +1,72 @@
+"""`Traffic`: declares the gateway, the autoscalers and the network policies of one stack."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import NAMESPACE
+from components.context import StackContext
+from components.k8s.declare import declare
+
+from . import autoscaling, gateway, keys, network, operators, ratelimit_store
+
+
+class Traffic(pulumi.ComponentResource):
+    def __init__(self, ctx: StackContext, depends_on: list[pulumi.Resource] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("slmkit:traffic:Traffic", "traffic", None, opts)
+        cfg, endpoints = ctx.cfg, ctx.endpoints
+        after = list(depends_on or [])
+        scaled = autoscaling.scaled_objects(cfg, endpoints)
+
+        store = [declare(o, ctx.opts(parent=self, namespace=cfg.namespaces.system))
+                 for o in ratelimit_store.redis_objects(cfg)]
+        releases: dict[str, pulumi.Resource] = {}
+        previous: list[pulumi.Resource] = list(store)
+        for spec in operators.releases(cfg, autoscaling=bool(scaled)):
+            releases[spec.release] = self._release(ctx, spec, previous)
+            previous = [releases[spec.release]]
+        operators_ready = list(releases.values())
+
+        # Isolation first: nothing the kit runs is reachable before its allow-lists exist.
+        for obj in network.network_policies(cfg, endpoints):
+            declare(obj, ctx.opts(parent=self, namespace=obj["metadata"]["namespace"]))
+
+        for obj in scaled:
+            declare(obj, ctx.opts(parent=self, namespace=obj["metadata"]["namespace"],
+                                  depends_on=[*operators_ready, *after]))
+
+        self.api_keys: pulumi.Output | None = None
+        if cfg.gateway.enabled:
+            self._gateway(ctx, operators_ready + after)
+        self.register_outputs({"apiKeys": self.api_keys})
+
+    def _release(self, ctx: StackContext, spec: operators.ReleaseSpec, after: list[pulumi.Resource]) -> pulumi.Resource:
+        chart = spec.chart
+        args = {"name": spec.release, "namespace": spec.namespace, "version": chart.version, "values": spec.values,
+                "create_namespace": False, "atomic": True, "cleanup_on_fail": True, "timeout": 900}
+        if chart.is_oci:
+            args["chart"] = f"{chart.repo}/{chart.name}"
+        else:
+            args["chart"] = chart.name
+            args["repository_opts"] = k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo)
+        return k8s.helm.v3.Release(spec.release, **args,
+                                   opts=ctx.opts(parent=self, namespace=spec.namespace, depends_on=after))
+
+    def _gateway(self, ctx: StackContext, after: list[pulumi.Resource]) -> None:
+        cfg, endpoints = ctx.cfg, ctx.endpoints
+        supplied = pulumi.Config(NAMESPACE).get_secret("apiKeys")
+        client = keys.client_keys(cfg.gateway.api_key_names, supplied, self)
+        secrets = [declare(keys.client_keys_secret(cfg.namespaces.gateway, client),
+                           ctx.opts(parent=self, namespace=cfg.namespaces.gateway))]
+        server_key = getattr(ctx.secrets, "server_api_key", None)
+        if server_key is not None and any(ep.requires_api_key for ep in endpoints):
+            secrets.append(declare(keys.backend_key_secret(cfg.namespaces.models, server_key),
+                                   ctx.opts(parent=self, namespace=cfg.namespaces.models)))
+        for obj in gateway.gateway_objects(cfg, endpoints):
+            declare(obj, ctx.opts(parent=self, namespace=obj["metadata"].get("namespace"),
+                                  depends_on=[*after, *secrets]))
+        self.api_keys = pulumi.Output.secret(client)
+        ctx.outputs["gatewayApiKeys"] = self.api_keys
+        ctx.outputs["gatewayModels"] = sorted(n for ep in endpoints for n in ep.served_names)

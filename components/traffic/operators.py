@@ -1,0 +1,89 @@
+"""The operators the traffic concern installs, as pinned Helm releases: chart from the catalog,
+values from pure functions (tested, since releases are not rendered offline).
+
+All run in the kit's system namespace. Envoy Gateway is told about the AI Gateway controller (its
+extension server) and, when rate limits are configured, about the Redis that holds the counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.catalog.charts import CHARTS, Chart
+from components.config import StackConfig
+
+from . import names
+from .ratelimit_store import redis_url
+
+SMALL = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    release: str  # Helm release name (fixed: Service names derive from it)
+    chart: Chart
+    namespace: str
+    values: dict
+
+
+def envoy_gateway_values(cfg: StackConfig) -> dict:
+    system = cfg.namespaces.system
+    envoy_gateway: dict = {
+        "gateway": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
+        "provider": {"type": "Kubernetes"},
+        "logging": {"level": {"default": "info"}},
+        # Backend (FQDN to each server's Service) and the AI Gateway's patches need these APIs.
+        "extensionApis": {"enableEnvoyPatchPolicy": True, "enableBackend": True},
+        "extensionManager": {
+            "hooks": {"xdsTranslator": {
+                "translation": {kind: {"includeAll": True} for kind in ("listener", "route", "cluster", "secret")},
+                "post": ["Translation", "Cluster", "Route"],
+            }},
+            "service": {"fqdn": {"hostname": f"{names.AI_GATEWAY_CONTROLLER}.{system}.svc.cluster.local",
+                                 "port": names.AI_GATEWAY_EXTENSION_PORT}},
+        },
+    }
+    if cfg.gateway.rate_limit is not None:
+        envoy_gateway["rateLimit"] = {"backend": {"type": "Redis", "redis": {"url": redis_url(cfg)}}}
+    return {"config": {"envoyGateway": envoy_gateway},
+            "deployment": {"replicas": 1, "envoyGateway": {"resources": SMALL}}}
+
+
+def ai_gateway_values(cfg: StackConfig) -> dict:
+    return {
+        "controller": {"fullnameOverride": names.AI_GATEWAY_CONTROLLER, "resources": SMALL,
+                       "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                       "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                           "capabilities": {"drop": ["ALL"]}}},
+        "envoyGateway": {"namespace": cfg.namespaces.system},
+    }
+
+
+def cert_manager_values(cfg: StackConfig) -> dict:
+    return {
+        "crds": {"enabled": True},
+        # The ACME HTTP-01 solver answers through the kit's Gateway (gatewayHTTPRoute).
+        "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration",
+                   "enableGatewayAPI": True},
+        "resources": SMALL,
+    }
+
+
+def keda_values(cfg: StackConfig) -> dict:
+    return {"resources": {"operator": SMALL, "metricServer": SMALL, "webhooks": SMALL}}
+
+
+def releases(cfg: StackConfig, autoscaling: bool) -> list[ReleaseSpec]:
+    """In install order. KEDA only when some server autoscales; the gateway trio only with a gateway."""
+    system = cfg.namespaces.system
+    out = []
+    if cfg.gateway.enabled:
+        out += [
+            ReleaseSpec(names.RELEASE_CERT_MANAGER, CHARTS["cert-manager"], system, cert_manager_values(cfg)),
+            ReleaseSpec(names.RELEASE_ENVOY_GATEWAY, CHARTS["envoy-gateway"], system, envoy_gateway_values(cfg)),
+            ReleaseSpec(names.RELEASE_AI_GATEWAY_CRDS, CHARTS["ai-gateway-crds"], system, {}),
+            ReleaseSpec(names.RELEASE_AI_GATEWAY, CHARTS["ai-gateway"], system, ai_gateway_values(cfg)),
+        ]
+    if autoscaling:
+        out.append(ReleaseSpec(names.RELEASE_KEDA, CHARTS["keda"], system, keda_values(cfg)))
+    return out
