@@ -8,8 +8,10 @@ Exit 0 pass, 10 SLO failed, 20 run invalid, 30 preflight or smoke failed, 2 bad 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -169,8 +171,15 @@ def execute_load(profile: Profile, target: Target, out_dir: Path) -> dict:
     shape = f"{load.users} users" if load.mode == "concurrency" else f"{load.rate:g} req/s {load.arrival}"
     print(f"load: {shape}, {load.warmup_s:g} s warm-up + {load.duration_s:g} s measured, {load.processes} process(es)", flush=True)
     with open(out_dir / "locust.log", "w") as log:
-        proc = subprocess.run(locust_command(profile, target, out_dir), env=env, stderr=log, text=True,
-                              timeout=load.warmup_s + load.duration_s + 2 * load.request_timeout_s + 120)
+        # Own process group: Locust's forked workers (--processes) idle for the stop timeout after the
+        # master exits; we end the whole group once the master is done.
+        proc = subprocess.Popen(locust_command(profile, target, out_dir), env=env, stderr=log, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=load.warmup_s + load.duration_s + 2 * load.request_timeout_s + 120)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
     summary = base_summary(profile, target, out_dir)
     try:
         records = [json.loads(line) for line in (raw_dir / "requests.raw.jsonl").read_text().splitlines()]

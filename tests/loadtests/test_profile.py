@@ -1,0 +1,68 @@
+"""Profiles and SLO rules: the built-ins load, bad input gets a message that says where and how to fix it."""
+
+import argparse
+
+import pytest
+
+from loadtests.gate import Target, build_parser, effective_profile, locust_command
+from loadtests.profile import PROFILES_DIR, ProfileError, Rule, load_profile
+
+
+@pytest.mark.parametrize("name", ["smoke", "local", "dev", "staging", "prod"])
+def test_builtin_profiles_load_with_rules(name):
+    profile = load_profile(name)
+    assert profile.slo, f"{name} has SLO rules"
+    assert any(r.metric == "error_rate" for r in profile.slo)
+    assert (PROFILES_DIR / f"{name}.yaml").is_file()
+
+
+def test_rule_parsing_and_evaluation():
+    rule = Rule.parse("ttft_ms.p95<=500")
+    assert (rule.metric, rule.stat, rule.op, rule.threshold) == ("ttft_ms", "p95", "<=", 500)
+    assert rule.holds(499.9) and not rule.holds(500.1) and not rule.holds(None)
+    assert Rule.parse("output_tokens_per_s>=200").holds(250)
+    assert Rule.parse("e2el_ms.p99 < 30000").name == "e2el_ms.p99<30000"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ttft_ms<=3", "needs a stat"),
+    ("latency.p95<=1", "unknown metric 'latency'"),
+    ("error_rate.p95<=0.1", "single number"),
+    ("ttft_ms.p95=<3", "expected METRIC[.STAT] OP NUMBER"),
+    ("ttft_ms.p42<=3", "needs a stat"),
+])
+def test_bad_rules_explain_the_fix(text, message):
+    with pytest.raises(ProfileError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        Rule.parse(text)
+
+
+def test_bad_profile_names_file_and_field(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("load:\n  users: 0\n  colour: blue\nslo: ['ttft_ms.p95<=100']\n")
+    with pytest.raises(ProfileError) as err:
+        load_profile(str(path))
+    assert str(path) in str(err.value) and "load.users" in str(err.value) and "load.colour" in str(err.value)
+    with pytest.raises(ProfileError, match="built-in: dev, local, prod, smoke, staging"):
+        load_profile("nope")
+    path.write_text("load:\n  mode: rate\n")
+    with pytest.raises(ProfileError, match="needs load.rate"):
+        load_profile(str(path))
+
+
+def test_overrides_replace_profile_values_and_rules():
+    args = build_parser().parse_args(["--host", "http://x", "--profile", "dev", "--rate", "3", "--duration", "9",
+                                      "--max-tokens", "7", "--slo", "ttft_ms.p50<=100"])
+    profile = effective_profile(args)
+    assert (profile.load.mode, profile.load.rate, profile.load.duration_s) == ("rate", 3, 9)
+    assert profile.workload.max_tokens == 7
+    assert [r.name for r in profile.slo] == ["ttft_ms.p50<=100"]
+    both = build_parser().parse_args(["--host", "http://x", "--users", "2", "--rate", "3"])
+    with pytest.raises(ProfileError, match="give one"):
+        effective_profile(both)
+
+
+def test_api_key_never_on_the_locust_command_line(tmp_path):
+    profile = load_profile("smoke")
+    cmd = locust_command(profile, Target("http://127.0.0.1:1", "sk-very-secret", "m"), tmp_path)
+    assert not any("sk-very-secret" in part for part in cmd)
+    assert cmd[-1] == "ClosedLoopUser" and "--measure-s" in cmd
