@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Callable
 
@@ -15,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
 
 from .admission import Admission
-from .engine import Event, Job, LoadedModel, Sampling
+from .engine import ModelInfo, Sampling
+from .engine_client import EngineClient, Event, Job
 from .errors import APIError, error_response, install_error_handlers
 from .metrics import ServerMetrics
 from .middleware import ServerMiddleware
@@ -33,8 +33,12 @@ class ServerState:
         self.settings = settings
         self.metrics = ServerMetrics(settings.served_model_name)
         self.admission = Admission(settings.max_concurrency, settings.max_queue, self.metrics)
-        self.executor = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="generate")
-        self.model: LoadedModel | None = None
+        self.engine = EngineClient(settings.model_dir, settings.max_concurrency, self.metrics, settings.log_level,
+                                   on_release=self.admission.release)
+
+    @property
+    def ready(self) -> bool:
+        return self.engine.ready
 
 
 def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] | None = None) -> FastAPI:
@@ -45,7 +49,8 @@ def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] 
         task = asyncio.create_task(_load(state, on_load_failure))
         yield
         task.cancel()
-        state.executor.shutdown(wait=False, cancel_futures=True)
+        if state.engine.ready or getattr(state.engine, "_process", None) is not None:
+            await state.engine.stop()
 
     app = FastAPI(title="onnx-server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = state
@@ -58,7 +63,7 @@ def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] 
 
     @app.get("/ready")
     async def ready():
-        if state.model is None:
+        if not state.ready:
             return error_response(503, "model is loading", code="not_ready")
         return {"status": "ready", "model": settings.served_model_name}
 
@@ -70,25 +75,25 @@ def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] 
     async def models() -> dict:
         return {"object": "list", "data": [{
             "id": settings.served_model_name, "object": "model", "created": int(time.time()),
-            "owned_by": "onnx-server", "max_model_len": state.model.context_length}]}
+            "owned_by": "onnx-server", "max_model_len": state.engine.info.context_length}]}
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request):
         _check_request(state, body)
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-        prompt = await asyncio.to_thread(_chat_tokens, state.model, messages)
+        prompt = await state.engine.tokenize("chat", messages)
         return await _serve(state, request, body, prompt, "chat", param="messages")
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
         _check_request(state, body)
         if isinstance(body.prompt, str):
-            prompt = await asyncio.to_thread(state.model.encode, body.prompt)
+            prompt = await state.engine.tokenize("text", body.prompt)
         else:
-            bad = [t for t in body.prompt if not 0 <= t < state.model.vocab_size]
+            vocab = state.engine.info.vocab_size
+            bad = [t for t in body.prompt if not 0 <= t < vocab]
             if bad:
-                raise APIError(400, f"prompt token ids must be in [0, {state.model.vocab_size}); got {bad[0]}",
-                               param="prompt")
+                raise APIError(400, f"prompt token ids must be in [0, {vocab}); got {bad[0]}", param="prompt")
             prompt = list(body.prompt)
         return await _serve(state, request, body, prompt, "text", param="prompt")
 
@@ -96,18 +101,19 @@ def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] 
 
 
 async def _load(state: ServerState, on_failure: Callable[[Exception], None] | None) -> None:
-    started = time.perf_counter()
+    started = time.monotonic()
     log.info("loading model", extra={"model_dir": str(state.settings.model_dir)})
+    state.engine.on_engine_exit = lambda: on_failure and on_failure(RuntimeError("engine process exited"))
     try:
-        state.model = await asyncio.to_thread(LoadedModel, state.settings.model_dir)
+        info = await state.engine.start()
     except Exception as exc:
         log.error("model load failed: %s", exc)
         if on_failure:
             on_failure(exc)
         return
-    log.info("model ready", extra={"model": state.settings.served_model_name,
-                                   "context_length": state.model.context_length,
-                                   "load_seconds": round(time.perf_counter() - started, 2)})
+    info = state.engine.info
+    log.info("model ready", extra={"model": state.settings.served_model_name, "context_length": info.context_length,
+                                   "load_seconds": round(time.monotonic() - started, 2)})
 
 
 def _check_request(state: ServerState, body: SamplingFields) -> None:
@@ -117,16 +123,8 @@ def _check_request(state: ServerState, body: SamplingFields) -> None:
     body.reject_unsupported()
 
 
-def _chat_tokens(model: LoadedModel, messages: list[dict[str, str]]) -> list[int]:
-    try:
-        text = model.render_chat(messages)
-    except Exception as exc:
-        raise APIError(400, f"cannot apply the model's chat template: {exc}", param="messages") from exc
-    return model.encode(text)
-
-
-def _sampling(model: LoadedModel, body: SamplingFields, prompt_len: int, param: str) -> Sampling:
-    limit = model.context_length
+def _sampling(info: ModelInfo, body: SamplingFields, prompt_len: int, param: str) -> Sampling:
+    limit = info.context_length
     if prompt_len >= limit:
         raise APIError(400, f"This model's maximum context length is {limit} tokens; the prompt has {prompt_len} "
                             "tokens, leaving none to generate.", param=param, code="context_length_exceeded")
@@ -143,50 +141,51 @@ async def _serve(state: ServerState, request: Request, body: SamplingFields, pro
                  param: str):
     if not prompt:
         raise APIError(400, "the prompt is empty after tokenization", param=param)
-    sampling = _sampling(state.model, body, len(prompt), param)
+    sampling = _sampling(state.engine.info, body, len(prompt), param)
     request.state.log_fields = {"prompt_tokens": len(prompt), "stream": body.stream}
     await state.admission.acquire()  # 503 + Retry-After when the queue is full
-    loop = asyncio.get_running_loop()
-    job = Job(prompt_tokens=prompt, sampling=sampling, arrival=request.state.arrival, loop=loop)
+    job = Job(prompt_tokens=prompt, sampling=sampling, arrival=request.state.arrival)
     try:
-        future = loop.run_in_executor(state.executor, state.model.generate, job, state.metrics)
+        state.engine.submit(job)  # the slot is released when the engine reports the job's end
     except BaseException:
         state.admission.release()
         raise
-    # The slot frees when the worker returns: at most one token step after a cancel.
-    future.add_done_callback(lambda _: state.admission.release())
     shape = ResponseShape(kind, state.settings.served_model_name, body.include_usage)
     if body.stream:
-        return StreamingResponse(_stream(job, shape, request), media_type="text/event-stream",
+        return StreamingResponse(_stream(state, job, shape, request), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"},
-                                 background=BackgroundTask(job.cancelled.set))
-    return await _complete(job, shape, request)
+                                 background=BackgroundTask(state.engine.cancel, job))
+    return await _complete(state, job, shape, request)
 
 
-async def _complete(job: Job, shape: ResponseShape, request: Request):
+async def _complete(state: ServerState, job: Job, shape: ResponseShape, request: Request):
+    async def watch_client() -> None:
+        while not await request.is_disconnected():
+            await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+        request.state.client_gone = True
+        state.engine.cancel(job)  # the engine stops at its next token and frees the slot
+
+    watcher = asyncio.create_task(watch_client())
     parts: list[str] = []
     try:
         while True:
-            try:
-                event: Event = await asyncio.wait_for(job.events.get(), DISCONNECT_POLL_SECONDS)
-            except asyncio.TimeoutError:
-                if await request.is_disconnected():
-                    request.state.client_gone = True
-                    return Response(status_code=499)
-                continue
+            event: Event = await job.events.get()
             if event.kind == "delta":
                 parts.append(event.text)
             elif event.kind == "error":
                 raise APIError(500, event.text, code="generation_failed")
+            elif event.finish_reason == "cancelled":
+                return Response(status_code=499)  # nobody is listening any more
             else:
                 _log_usage(request, event)
                 return JSONResponse(shape.full("".join(parts), event.finish_reason, len(job.prompt_tokens),
                                                event.completion_tokens))
     finally:
-        job.cancelled.set()  # no-op when finished; stops the worker when the client left
+        watcher.cancel()
+        state.engine.cancel(job)  # no-op when finished
 
 
-async def _stream(job: Job, shape: ResponseShape, request: Request):
+async def _stream(state: ServerState, job: Job, shape: ResponseShape, request: Request):
     try:
         first = shape.first_chunk()
         if first:
@@ -212,7 +211,7 @@ async def _stream(job: Job, shape: ResponseShape, request: Request):
         request.state.client_gone = True
         raise
     finally:
-        job.cancelled.set()
+        state.engine.cancel(job)
 
 
 def _log_usage(request: Request, event: Event) -> None:

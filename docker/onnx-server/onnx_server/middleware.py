@@ -25,7 +25,7 @@ class ServerMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        arrival = time.perf_counter()
+        arrival = time.monotonic()  # the engine process stamps tokens on the same clock
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
@@ -56,7 +56,7 @@ class ServerMiddleware:
                 self.state.metrics.count_request(status)
             if path not in OPEN_PATHS:
                 log.info("request", extra={"method": scope.get("method"), "path": path, "status": status,
-                                           "duration_ms": round((time.perf_counter() - arrival) * 1000, 2),
+                                           "duration_ms": round((time.monotonic() - arrival) * 1000, 2),
                                            **scope["state"].get("log_fields", {})})
             request_id_var.reset(token)
 
@@ -69,7 +69,7 @@ class ServerMiddleware:
                                                                      key.get_secret_value().encode()):
                 return 401, error_body(401, "invalid or missing API key (send Authorization: Bearer <key>)",
                                        code="invalid_api_key"), {"www-authenticate": "Bearer"}
-        if self.state.model is None:
+        if not self.state.ready:
             return 503, error_body(503, "model is loading; retry when /ready answers 200", code="not_ready"), \
                 {"retry-after": "5"}
         return None

@@ -1,0 +1,184 @@
+"""The HTTP process's handle on the engine process: submit, stream back, cancel, tokenize."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .engine import ModelInfo, Sampling
+from .errors import APIError
+from .metrics import ServerMetrics
+from .worker import serve_engine
+
+log = logging.getLogger("onnx_server.engine")
+
+
+@dataclass
+class Event:
+    kind: str  # "delta" | "done" | "error"
+    text: str = ""
+    finish_reason: str | None = None
+    completion_tokens: int = 0
+
+
+@dataclass
+class Job:
+    prompt_tokens: list[int]
+    sampling: Sampling
+    arrival: float  # time.monotonic() when the request arrived
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    id: int = 0
+    generated: int = 0
+    last_token_at: float | None = None
+    finished: bool = False
+
+
+class EngineClient:
+    def __init__(self, model_dir: Path, max_concurrency: int, metrics: ServerMetrics, log_level: str = "info",
+                 on_release: Callable[[], None] | None = None) -> None:
+        self.model_dir = model_dir
+        self.max_concurrency = max_concurrency
+        self.metrics = metrics
+        self.log_level = log_level
+        self.on_release = on_release or (lambda: None)
+        self.info: ModelInfo | None = None
+        self._jobs: dict[int, Job] = {}
+        self._calls: dict[int, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self._send_lock = threading.Lock()
+        self._closing = False
+
+    @property
+    def ready(self) -> bool:
+        return self.info is not None
+
+    async def start(self) -> None:
+        """Start the engine process and wait for the model; raises RuntimeError when it cannot load."""
+        self._loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=serve_engine, name="onnx-engine", daemon=True,
+                                    args=(str(self.model_dir), self.max_concurrency, child, self.log_level))
+        self._process.start()
+        child.close()
+        self._loaded: asyncio.Future = self._loop.create_future()
+        threading.Thread(target=self._read, name="engine-reader", daemon=True).start()
+        self.info = await self._loaded
+
+    async def stop(self) -> None:
+        self._closing = True
+        try:
+            self._send(("shutdown",))
+        except (OSError, ValueError):
+            pass
+        await asyncio.to_thread(self._process.join, 10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+    # -- requests
+    async def tokenize(self, kind: str, payload) -> list[int]:
+        call_id = next(self._ids)
+        future = self._loop.create_future()
+        self._calls[call_id] = future
+        self._send(("tokenize", call_id, kind, payload))
+        return await future
+
+    def submit(self, job: Job) -> None:
+        job.id = next(self._ids)
+        self._jobs[job.id] = job
+        self.metrics.prompt_tokens.labels(self.metrics.model_name).inc(len(job.prompt_tokens))
+        self._send(("generate", job.id, job.prompt_tokens, job.sampling))
+
+    def cancel(self, job: Job) -> None:
+        if not job.finished:
+            self._send(("cancel", job.id))
+
+    def _send(self, message: tuple) -> None:
+        with self._send_lock:
+            self._conn.send(message)
+
+    # -- messages from the engine (reader thread -> event loop)
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                self._loop.call_soon_threadsafe(self._engine_gone)
+                return
+            self._loop.call_soon_threadsafe(self._dispatch, message)
+
+    def _dispatch(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "text":
+            self._on_text(*message[1:])
+        elif kind == "end":
+            self._on_end(*message[1:])
+        elif kind == "failed":
+            _, job_id, error, generated = message
+            self._finish(job_id, Event("error", text=f"generation failed: {error}", completion_tokens=generated))
+        elif kind == "tokens":
+            _, call_id, tokens, error = message
+            future = self._calls.pop(call_id, None)
+            if future and not future.done():
+                if error is None:
+                    future.set_result(tokens)
+                else:
+                    future.set_exception(APIError(400, f"cannot tokenize the prompt: {error}"))
+        elif kind == "ready":
+            self._loaded.set_result(message[1])
+        elif kind == "load_failed":
+            self._loaded.set_exception(RuntimeError(message[1]))
+
+    def _on_text(self, job_id: int, text: str, at: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if at >= 0:  # a generated token (at < 0: held-back text released at the end)
+            m = self.metrics
+            if job.last_token_at is None:
+                m.observe_ttft(at - job.arrival)
+            else:
+                m.observe_itl(at - job.last_token_at)
+            job.last_token_at = at
+            job.generated += 1
+            m.generation_tokens.labels(m.model_name).inc()
+        if text:
+            job.events.put_nowait(Event("delta", text=text))
+
+    def _on_end(self, job_id: int, finish_reason: str, generated: int) -> None:
+        if finish_reason != "cancelled":
+            self.metrics.observe_e2e(time.monotonic() - self._jobs[job_id].arrival)
+        self._finish(job_id, Event("done", finish_reason=finish_reason, completion_tokens=generated))
+
+    def _finish(self, job_id: int, event: Event) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job is None:
+            return
+        job.finished = True
+        job.events.put_nowait(event)
+        self.on_release()  # the generation slot is free only now: the engine has stopped this job
+
+    def _engine_gone(self) -> None:
+        if not self._loaded.done():
+            self._loaded.set_exception(RuntimeError("the engine process exited while loading the model"))
+        if self._closing:
+            return
+        log.error("engine process exited (code %s); failing %d running requests", self._process.exitcode,
+                  len(self._jobs))
+        self.info = None
+        for job_id in list(self._jobs):
+            self._finish(job_id, Event("error", text="the engine process exited"))
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(APIError(503, "the engine process exited", code="engine_down"))
+        if self.on_engine_exit:
+            self.on_engine_exit()
+
+    on_engine_exit: Callable[[], None] | None = None
