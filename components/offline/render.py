@@ -46,10 +46,13 @@ def manifest(record: dict) -> dict:
     obj = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata", {})}
     obj.update(body)
     if obj["kind"] == "Secret":
-        # Secret values are redacted whatever their source; keys stay visible for review.
+        # Secret values are redacted whatever their source; keys stay visible for review. The
+        # engine marks the whole map secret when one value is, so read the keys underneath.
         for field in ("data", "stringData"):
             if field in obj:
-                obj[field] = {k: REDACTED for k in obj[field]}
+                raw = record["inputs"][field]
+                keys = rpc.unwrap_rpc_secret(raw) if rpc.is_rpc_secret(raw) else raw
+                obj[field] = {k: REDACTED for k in sorted(keys)}
     return obj
 
 
