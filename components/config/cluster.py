@@ -143,6 +143,9 @@ def aks_problems(cfg) -> list:
     from .base import Problem
 
     if cfg.cluster.kind != "aks":
+        if cfg.secrets.provider == "keyvault":
+            return [Problem("slmkit:secrets.provider", "keyvault", "the kit creates Key Vault together with an AKS cluster",
+                            "use provider: kubernetes (or auto) on an existing cluster")]
         return []
     aks: AksCluster = cfg.cluster
     problems: list[Problem] = []

@@ -24,7 +24,7 @@ class RecordingMonitor(MockMonitor):
     """Records every registration with its parent URN and inputs (secrets still marked), which
     the mock callbacks are not told. Registrations arrive from several threads."""
 
-    def __init__(self, mocks: "SlmkitMocks"):
+    def __init__(self, mocks: SlmkitMocks):
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -56,10 +56,10 @@ class SlmkitMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         # --- azure: invoke results (AKS engineer) ---
         if args.token == "azure-native:authorization:getClientConfig":
-            return dict(AZURE_CLIENT), None
+            return dict(AZURE_CLIENT), []
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             value = base64.b64encode(OFFLINE_KUBECONFIG.encode()).decode()
-            return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, None
+            return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
         return {}, None
 
 
@@ -97,6 +97,10 @@ def azure_resource(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[
                                       "issuerURL": f"https://oidc.offline.invalid/{AZURE_CLIENT['tenantId']}/"}
         state["fqdn"] = f"{name}.hcp.offline.invalid"
         state["privateFQDN"] = f"{name}.privatelink.offline.invalid"
+        identity = dict(state.get("identity") or {})
+        if isinstance(identity.get("userAssignedIdentities"), list):  # input: ids; output: id -> details
+            identity["userAssignedIdentities"] = {i: {} for i in identity["userAssignedIdentities"] if isinstance(i, str)}
+            state["identity"] = identity
     if kind == "managedidentity:UserAssignedIdentity":
         state.update(clientId=f"client-id-of-{name}", principalId=f"principal-id-of-{name}",
                      tenantId=AZURE_CLIENT["tenantId"])
