@@ -33,11 +33,9 @@ def prepare_command(inp: ServerInputs) -> str:
                  f"snapshot_download({o.prebuilt_repo!r}, revision={spec.revision!r}, local_dir='/tmp/prebuilt'{sub})\" && "
                  f"mkdir -p {shlex.quote(out)} && cp -r /tmp/prebuilt/{o.prebuilt_subfolder or '.'}/. {shlex.quote(out)}/")
     else:
-        cmd = ["python", "-m", "onnx_server.convert", "--model", spec.model, "--precision", o.precision,
-               "--execution-provider", o.execution_provider, "--out", out]
-        if spec.revision:
-            cmd[4:4] = ["--revision", spec.revision]
-        fetch = shlex.join(cmd)
+        revision = ["--revision", spec.revision] if spec.revision else []
+        fetch = shlex.join(["python", "-m", "onnx_server.convert", "--model", spec.model, *revision,
+                            "--precision", o.precision, "--execution-provider", o.execution_provider, "--out", out])
     return f"if [ -f {shlex.quote(out)}/genai_config.json ]; then echo 'model ready in {out}'; else {fetch}; fi"
 
 
