@@ -53,7 +53,8 @@ def engine_recording_rules(m: EngineMetrics) -> list[dict]:
     api = [f'handler=~"{m.api_handler}"'] if m.api_handler else []
     requests = f"sum by ({BY}) (rate({m.requests.name}{_sel(m.engine, *api)}[5m]))"
     failed = f'status=~"{m.server_error_status}"'
-    errors = f"sum by ({BY}) (rate({m.requests.name}{_sel(m.engine, *api, failed)}[5m]))"
+    # `or 0 * requests`: a server that never failed has an error rate of 0, not no data.
+    errors = f"sum by ({BY}) (rate({m.requests.name}{_sel(m.engine, *api, failed)}[5m])) or 0 * {requests}"
     rules = [
         {"record": "slmkit:requests:rate5m", "expr": requests},
         {"record": "slmkit:request_errors:rate5m", "expr": errors},
