@@ -23,6 +23,7 @@ import httpx
 from loadtests import EXIT_PREFLIGHT_FAILED
 from loadtests.metrics import check_validity, compute_metrics, evaluate_rules, phase, verdict
 from loadtests.profile import Profile, ProfileError, Rule, load_profile
+from loadtests.prompts import PromptError, dataset_prompts
 from loadtests.report import EXIT_CODES, junit, summary_text, write_json, write_records
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -91,9 +92,15 @@ def effective_profile(args: argparse.Namespace) -> Profile:
     if args.slo:
         data["slo"] = [Rule.parse(text) for text in args.slo]
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValueError as exc:
         raise ProfileError(f"overrides: {exc}") from None
+    if profile.workload.dataset is not None:
+        try:
+            dataset_prompts(profile.workload.dataset, profile.workload.seed)  # fail now, not inside Locust
+        except PromptError as exc:
+            raise ProfileError(str(exc)) from None
+    return profile
 
 
 def resolve_api_key(args: argparse.Namespace) -> str:
