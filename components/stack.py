@@ -10,9 +10,10 @@ import pulumi
 
 from components.config import LoadedConfig
 from components.context import StackContext
+from components.loadtest import LoadTest
 from components.monitoring import Monitoring
-from components.platform.namespaces import Namespaces
 from components.platform.keyvault import secret_store
+from components.platform.namespaces import Namespaces
 from components.servers import ModelServer
 from components.traffic.component import Traffic
 
@@ -49,8 +50,8 @@ def build_stack(loaded: LoadedConfig) -> StackContext:
     servers = [ModelServer(ctx, ep, autoscaled=autoscaled(ctx, ep.name)) for ep in ctx.endpoints]
     Monitoring(ctx)
     # traffic: gateway, autoscaling and network policies
-    Traffic(ctx, depends_on=servers)
-    # loadtest: LoadTest(ctx, servers)
+    traffic = Traffic(ctx, depends_on=servers)
+    LoadTest(ctx, servers, after=[traffic])  # the gate runs once the servers and the gateway are ready
     # chat-ui: ChatUi(ctx)
     ctx.outputs["servers"] = {s.endpoint.name: {"url": s.endpoint.url, "models": list(s.endpoint.served_names),
                                                 "startupBudgetSeconds": s.startup_budget_s} for s in servers}

@@ -1,0 +1,98 @@
+"""What the gate Job and the Locust UI share: image, service account, labels, the target and its key.
+
+The target is the gateway when the stack has one (what clients use), else each server's Service.
+The key is mounted from a Secret in the load-test namespace, never passed as an argument or value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.catalog.images import LOADTEST_IMAGE
+from components.config import StackConfig
+from components.endpoints import ServerEndpoint
+from components.k8s import objects, security
+from components.platform.secrets import SERVER_API_KEY_KEY, SERVER_API_KEY_SECRET
+
+SERVICE_ACCOUNT = "slmkit-loadtest"
+# A gateway client key copied into the load-test namespace (a pod mounts Secrets of its own namespace only).
+GATEWAY_KEY_SECRET = "slmkit-loadtest-gateway-key"
+GATEWAY_KEY_FIELD = "api-key"
+KEY_DIR = "/var/run/slmkit/api-key"
+# The Envoy proxy Service of the kit's Gateway, named by the EnvoyProxy (envoyService.name) in
+# components/traffic; Envoy Gateway runs it in its own (system) namespace.
+GATEWAY_PROXY_SERVICE = "slmkit-gateway"
+LOCUSTFILE = "/app/loadtests/locustfile.py"  # where docker/locust installs the kit's load tests
+UID = security.RUN_AS_USER
+
+
+def image() -> str:
+    repo, tag = LOADTEST_IMAGE
+    return f"{repo}:{tag}"
+
+
+def labels(component: str, instance: str | None = None) -> dict[str, str]:
+    out = {"app.kubernetes.io/name": "loadtest", "app.kubernetes.io/component": component}
+    if instance:
+        out["app.kubernetes.io/instance"] = instance
+    return out
+
+
+def gateway_url(cfg: StackConfig) -> str:
+    """A public hostname must be dialled by name (the listener matches SNI and Host on it; inside
+    the cluster the LoadBalancer address is short-circuited to the proxies). Without one, the
+    proxy Service answers any name."""
+    if cfg.gateway.hostname:
+        return f"https://{cfg.gateway.hostname}"
+    return f"https://{GATEWAY_PROXY_SERVICE}.{cfg.namespaces.system}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    key_secret: str
+    key_field: str
+
+
+def target_for(cfg: StackConfig, ep: ServerEndpoint) -> Target:
+    if cfg.gateway.enabled:
+        return Target(gateway_url(cfg), GATEWAY_KEY_SECRET, GATEWAY_KEY_FIELD)
+    # Without a gateway the servers are called directly with the server key (the secret store puts
+    # a copy in the load-test namespace). Ollama ignores it.
+    return Target(ep.url, SERVER_API_KEY_SECRET, SERVER_API_KEY_KEY)
+
+
+def key_volume(target: Target) -> tuple[dict, dict]:
+    volume = {"name": "api-key", "secret": {"secretName": target.key_secret, "defaultMode": 0o440,
+                                            "items": [{"key": target.key_field, "path": "api-key"}]}}
+    return volume, {"name": "api-key", "mountPath": KEY_DIR, "readOnly": True}
+
+
+def key_path() -> str:
+    return f"{KEY_DIR}/api-key"
+
+
+def service_account(cfg: StackConfig) -> dict:
+    return objects.service_account(SERVICE_ACCOUNT, cfg.namespaces.loadtest, labels=labels("loadtest"))
+
+
+def pod_basics() -> dict:
+    return {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": security.pod_security_context(UID),
+    }
+
+
+def writable_volumes(results: bool) -> tuple[list[dict], list[dict]]:
+    """Read-only root file system: Python and Locust write only to /tmp (and the gate to /results)."""
+    volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if results:
+        volumes.append({"name": "results", "emptyDir": {"sizeLimit": "1Gi"}})
+        mounts.append({"name": "results", "mountPath": "/results"})
+    return volumes, mounts
+
+
+BASE_ENV = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONUNBUFFERED", "value": "1"}]

@@ -1,0 +1,71 @@
+"""`LoadTest`: the gate Jobs after the servers (and the gateway) are ready, and the Locust web UI."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_random as random
+
+from components.context import StackContext
+from components.k8s.declare import declare
+from components.platform.secrets import secret_object
+
+from . import common, gate, ui
+
+GRACE_S = 120  # Pulumi waits a little longer than the Job's own deadline, so the Job reports first
+
+
+def gateway_client_key(ctx: StackContext) -> pulumi.Output[str] | None:
+    """The first gateway client key (Traffic exports them all as `gatewayApiKeys`)."""
+    keys = ctx.outputs.get("gatewayApiKeys")
+    if keys is None:
+        return None
+    name = ctx.cfg.gateway.api_key_names[0]
+    return pulumi.Output.secret(pulumi.Output.from_input(keys).apply(lambda k: k[name]))
+
+
+class LoadTest(pulumi.ComponentResource):
+    def __init__(self, ctx: StackContext, servers: list, after: list[pulumi.Resource] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("slmkit:loadtest:LoadTest", "loadtest", None, opts)
+        cfg, ns = ctx.cfg, ctx.cfg.namespaces.loadtest
+        endpoints = [s.endpoint for s in servers]
+        base = [declare(common.service_account(cfg), ctx.opts(parent=self, namespace=ns))]
+        base += list(getattr(ctx.secrets, "resources", []))
+        if cfg.gateway.enabled:
+            key = gateway_client_key(ctx)
+            if key is None:
+                raise ValueError("the gateway is on but its client keys are unknown: build Traffic before LoadTest")
+            base.append(declare(secret_object(common.GATEWAY_KEY_SECRET, ns, {common.GATEWAY_KEY_FIELD: key}),
+                                ctx.opts(parent=self, namespace=ns)))
+
+        ready = [s.deployment for s in servers] + list(after or [])
+        timeout = f"{gate.deadline_seconds(cfg) + GRACE_S}s"
+        self.gate_jobs = [
+            declare(job, ctx.opts(parent=self, namespace=ns, depends_on=base + ready,
+                                  custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
+            for job in gate.gate_jobs(cfg, endpoints)
+        ]
+
+        outputs: dict = {"gateJobs": [j["metadata"]["name"] for j in gate.gate_jobs(cfg, endpoints)]}
+        if cfg.loadtest.ui.enabled and endpoints:
+            outputs.update(self._ui(ctx, endpoints, base))
+        ctx.outputs["loadtest"] = {k: v for k, v in outputs.items() if k != "uiPassword"}
+        if "uiPassword" in outputs:
+            ctx.outputs["locustUiPassword"] = outputs["uiPassword"]
+        self.register_outputs({"gateJobs": outputs["gateJobs"]})
+
+    def _ui(self, ctx: StackContext, endpoints, base: list[pulumi.Resource]) -> dict:
+        cfg, ns = ctx.cfg, ctx.cfg.namespaces.loadtest
+        password = random.RandomPassword("locust-ui-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self)).result
+        session_key = random.RandomPassword("locust-ui-session-key", length=64, special=False,
+                                            opts=pulumi.ResourceOptions(parent=self)).result
+        login = declare(ui.login_secret(cfg, pulumi.Output.secret(password), pulumi.Output.secret(session_key)),
+                        ctx.opts(parent=self, namespace=ns))
+        for obj in ui.ui_objects(cfg, endpoints):
+            declare(obj, ctx.opts(parent=self, namespace=ns, depends_on=base + [login]))
+        return {
+            "uiPortForward": f"kubectl -n {ns} port-forward svc/{ui.MASTER} {ui.WEB_PORT}:{ui.WEB_PORT}",
+            "uiUser": ui.LOGIN_USER,
+            "uiPassword": pulumi.Output.secret(password),
+        }
