@@ -27,7 +27,7 @@ def redis_objects(cfg: StackConfig) -> list[dict]:
     ns = cfg.namespaces.system
     labels = {**LABELS, **SELECTOR}
     container = {
-        "name": "redis", "image": IMAGE,
+        "name": "redis", "image": IMAGE, "imagePullPolicy": "Always",  # a re-pushed tag cannot linger
         "args": ["--save", "", "--appendonly", "no", "--port", str(PORT), "--protected-mode", "no"],
         "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
