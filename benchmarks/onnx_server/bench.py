@@ -1,0 +1,187 @@
+"""Benchmark the ONNX Runtime GenAI server against the raw onnxruntime-genai generate loop.
+
+    .venv/bin/python benchmarks/onnx_server/bench.py [--max-tokens 128] [--out benchmarks/onnx_server/results.json]
+
+1. Serving overhead: tokens/s of one streamed request through HTTP vs the raw Generator loop, same model,
+   same prompt, same number of tokens (ignore_eos), greedy.
+2. Concurrency: aggregate tokens/s at 4 and 16 concurrent streams vs 1, with TTFT percentiles.
+The model is the "bench" model of tests/fixtures/tiny_model.py (random Llama, hidden 512, 8 layers,
+fp32): milliseconds per token, so the overhead is measured against real compute. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "docker" / "onnx-server")]
+
+from tests.fixtures.onnx_fixtures import start_onnx_server  # noqa: E402
+from tests.fixtures.tiny_model import build_tiny_model  # noqa: E402
+
+PROMPT = "the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing models"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class RawLoop:
+    """The baseline: the plain onnxruntime-genai Generator loop, detokenizing as a server must."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import onnxruntime_genai as og
+
+        self.og = og
+        self.model = og.Model(str(model_dir))
+        self.tokenizer = og.Tokenizer(self.model)
+        self.prompt = self.tokenizer.encode(PROMPT)
+
+    def tokens_per_s(self, max_tokens: int) -> float:
+        og = self.og
+        params = og.GeneratorParams(self.model)
+        length = len(self.prompt) + max_tokens
+        params.set_search_options(max_length=length, min_length=length, do_sample=False)
+        started = time.perf_counter()
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(self.prompt)
+        stream = self.tokenizer.create_stream()
+        produced = 0
+        while not generator.is_done():
+            generator.generate_next_token()
+            stream.decode(int(generator.get_next_tokens()[0]))
+            produced += 1
+        return produced / (time.perf_counter() - started)
+
+
+async def overhead_pairs(raw: RawLoop, base_url: str, headers: dict, model: str, max_tokens: int,
+                         pairs: int) -> dict:
+    """Alternate raw and HTTP runs so that load from other processes hits both sides alike."""
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600) as client:
+        await one_stream(client, model, 8)
+        raw.tokens_per_s(8)
+        raw_rates, http_rates = [], []
+        for _ in range(pairs):
+            raw_rates.append(raw.tokens_per_s(max_tokens))
+            r = await one_stream(client, model, max_tokens)
+            http_rates.append(r["tokens"] / r["e2e"])
+    ratios = [h / r for h, r in zip(http_rates, raw_rates)]
+    return {"pairs": pairs, "raw_tokens_per_s_median": statistics.median(raw_rates),
+            "http_tokens_per_s_median": statistics.median(http_rates),
+            "http_over_raw_median": round(statistics.median(ratios), 3),
+            "overhead_percent": round((1 - statistics.median(ratios)) * 100, 1)}
+
+
+async def one_stream(client: httpx.AsyncClient, model: str, max_tokens: int) -> dict:
+    body = {"model": model, "prompt": PROMPT, "max_tokens": max_tokens, "ignore_eos": True, "temperature": 0,
+            "stream": True, "stream_options": {"include_usage": True}}
+    sent = time.perf_counter()
+    first = None
+    usage = None
+    async with client.stream("POST", "/v1/completions", json=body) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {await response.aread()}")
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("choices") and chunk["choices"][0]["text"] and first is None:
+                first = time.perf_counter()
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+    done = time.perf_counter()
+    return {"ttft": (first or done) - sent, "e2e": done - sent, "tokens": usage["completion_tokens"]}
+
+
+async def run_level(base_url: str, headers: dict, model: str, concurrency: int, requests_per_user: int,
+                    max_tokens: int) -> dict:
+    limits = httpx.Limits(max_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=600, limits=limits) as client:
+        await one_stream(client, model, 8)  # warm-up
+
+        async def user() -> list[dict]:
+            return [await one_stream(client, model, max_tokens) for _ in range(requests_per_user)]
+
+        started = time.perf_counter()
+        results = [r for rs in await asyncio.gather(*(user() for _ in range(concurrency))) for r in rs]
+        wall = time.perf_counter() - started
+    ttfts = [r["ttft"] for r in results]
+    per_request = [r["tokens"] / r["e2e"] for r in results]
+    return {
+        "concurrency": concurrency, "requests": len(results), "wall_s": round(wall, 2),
+        "aggregate_tokens_per_s": sum(r["tokens"] for r in results) / wall,
+        "per_request_tokens_per_s_median": statistics.median(per_request),
+        "ttft_ms": {f"p{q}": round(percentile(ttfts, q) * 1000, 1) for q in (50, 90, 99)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--levels", default="1,4,16", help="concurrency levels (default 1,4,16)")
+    parser.add_argument("--requests-per-user", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=8, help="raw/HTTP pairs for the overhead figure")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+
+    print("[1/3] building or reusing the bench model", flush=True)
+    model_dir = build_tiny_model(size="bench")
+    raw = RawLoop(model_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_onnx_server(model_dir, Path(tmp), api_key="bench-key",
+                                   extra_args=["--max-concurrency", str(max(levels)), "--max-queue", "256",
+                                               "--log-level", "warning"])
+        try:
+            print(f"[2/3] serving overhead: {args.pairs} alternating raw-loop / HTTP runs of {args.max_tokens} "
+                  "tokens", flush=True)
+            overhead = asyncio.run(overhead_pairs(raw, server.base_url, server.headers, server.model,
+                                                  args.max_tokens, args.pairs))
+            print(f"      raw {overhead['raw_tokens_per_s_median']:.1f} tokens/s, HTTP "
+                  f"{overhead['http_tokens_per_s_median']:.1f} tokens/s", flush=True)
+            print(f"[3/3] HTTP server at concurrency {', '.join(map(str, levels))}", flush=True)
+            http = []
+            for level in levels:
+                requests_per_user = args.requests_per_user if level > 1 else 2 * args.requests_per_user
+                result = asyncio.run(run_level(server.base_url, server.headers, server.model, level,
+                                               requests_per_user, args.max_tokens))
+                http.append(result)
+                print(f"      c={level:<3} {result['aggregate_tokens_per_s']:7.1f} tokens/s aggregate, "
+                      f"TTFT p50 {result['ttft_ms']['p50']} ms p99 {result['ttft_ms']['p99']} ms", flush=True)
+        finally:
+            server.stop()
+
+    base = http[0]
+    summary = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_at_end": os.getloadavg()},
+        "model": "tests/fixtures/tiny_model.py --size bench (Llama, hidden 512, 8 layers, fp32, random weights)",
+        "max_tokens": args.max_tokens, "overhead_c1": overhead, "http": http,
+        "scaling_vs_c1": {str(r["concurrency"]): round(r["aggregate_tokens_per_s"] / base["aggregate_tokens_per_s"], 2)
+                          for r in http},
+    }
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nserving overhead at c=1: {overhead['overhead_percent']}% (median of {args.pairs} raw/HTTP pairs; "
+          f"HTTP {overhead['http_tokens_per_s_median']:.1f} vs raw {overhead['raw_tokens_per_s_median']:.1f} tokens/s)")
+    for r in http:
+        print(f"c={r['concurrency']:<3} aggregate {r['aggregate_tokens_per_s']:7.1f} tokens/s "
+              f"(x{summary['scaling_vs_c1'][str(r['concurrency'])]} vs c=1)  TTFT ms {r['ttft_ms']}")
+    print(f"results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
