@@ -74,3 +74,32 @@ def test_cli_rejects_missing_model_dir(tmp_path):
                             capture_output=True, text=True, env={"PYTHONPATH": str(SERVER_SRC)}, timeout=30)
     assert result.returncode == 2
     assert "not a folder" in result.stderr
+
+
+def test_engine_crash_mid_stream_ends_with_an_error_event_and_the_server_exits(tmp_path):
+    import json
+    import os
+    import signal
+
+    from tests.fixtures.tiny_model import build_tiny_model
+
+    server = start_onnx_server(build_tiny_model(size="medium"), tmp_path)
+    try:
+        body = {"model": server.model, "prompt": "hello", "max_tokens": 1900, "ignore_eos": True, "stream": True}
+        with httpx.stream("POST", server.base_url + "/v1/completions", json=body, timeout=30) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: {")
+            pid = server.process.pid
+            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+            # The engine process (multiprocessing also starts a resource tracker beside it).
+            engines = [c for c in children if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
+            assert len(engines) == 1
+            os.kill(int(engines[0]), signal.SIGKILL)
+            rest = [line for line in lines if line.startswith("data: ")]
+        assert rest[-1] == "data: [DONE]"
+        error = json.loads(rest[-2][len("data: "):])["error"]
+        assert error["code"] == "generation_failed" and "engine process exited" in error["message"]
+        assert server.process.wait(timeout=20) == 1  # the orchestrator restarts it
+    finally:
+        server.stop()
+    assert "engine process exited" in server.log_text()
