@@ -60,7 +60,7 @@ def envoy_proxy(cfg: StackConfig) -> dict:
                                   "limits": {"cpu": "2", "memory": "1Gi"}},
                 },
             },
-            "envoyService": {"type": gw.service_type},
+            "envoyService": {"name": names.PROXY_SERVICE, "type": gw.service_type},
         }}},
     }
 
@@ -122,8 +122,12 @@ def issuer_name(cfg: StackConfig) -> str:
 
 
 def certificate(cfg: StackConfig) -> dict:
-    """Without a hostname the certificate names `localhost`: what a port-forwarded client dials."""
-    dns = [cfg.gateway.hostname] if cfg.gateway.hostname else ["localhost"]
+    """Let's Encrypt certifies the public hostname only. A self-signed certificate also names what
+    in-cluster clients (the load test) and port-forwarded clients dial."""
+    gw = cfg.gateway
+    dns = [gw.hostname] if gw.hostname else []
+    if gw.tls.issuer == "self-signed":
+        dns += [names.proxy_service_host(cfg.namespaces.system), "localhost"]
     return {
         "apiVersion": CM_API, "kind": "Certificate", "metadata": meta(names.CERTIFICATE, cfg.namespaces.gateway, LABELS),
         "spec": {

@@ -9,6 +9,9 @@ GATEWAY_CLASS = "slmkit"
 GATEWAY = "slmkit"  # the one Gateway per stack, in the gateway namespace
 ENVOY_PROXY = "slmkit-proxy"  # EnvoyProxy: how Envoy Gateway runs the proxy pods of that Gateway
 ROUTE = "slmkit-models"  # the AIGatewayRoute, in the models namespace
+# The proxies' Service (EnvoyProxy envoyService.name), in the system namespace where Envoy Gateway
+# runs the proxies: the in-cluster address of the gateway (load test, port-forward).
+PROXY_SERVICE = "slmkit-gateway"
 
 # Client API keys: an Opaque Secret in the gateway namespace, one data key per client name
 # (the format Envoy Gateway's SecurityPolicy apiKeyAuth reads). On AKS the Key Vault sync writes
@@ -48,6 +51,10 @@ AI_GATEWAY_EXTENSION_PORT = 1063
 
 # Envoy Gateway maps privileged listener ports into the proxy container (port + 10000).
 HTTPS_PORT, HTTP_PORT = 443, 80
+
+
+def proxy_service_host(system_namespace: str) -> str:
+    return f"{PROXY_SERVICE}.{system_namespace}.svc.cluster.local"
 
 
 def proxy_container_port(listener_port: int) -> int:
