@@ -12,6 +12,7 @@ from components.catalog import skus
 from . import StackConfig
 from .base import Problem
 from .cluster import aks_problems
+from .monitoring import monitoring_problems
 from .servers import ServerSpec
 
 
@@ -25,6 +26,7 @@ def cross_layer_problems(cfg: StackConfig, secrets_present: set[str]) -> list[Pr
         problems.append(Problem("slmkit:loadtest.ui.enabled", True, "the Locust UI can send load to production", "keep it for dev/staging, or accept it knowingly", warning=True))
     problems += traffic_problems(cfg)
     problems += aks_problems(cfg)  # components/config/cluster.py (AKS engineer)
+    problems += monitoring_problems(cfg)  # components/config/monitoring.py (observability)
     if cfg.chat_ui.enabled and not cfg.gateway.enabled:
         problems.append(Problem("slmkit:chatUi.enabled", True, "the chat UI talks to the models through the gateway, which is off", "set slmkit:gateway.enabled: true or turn the chat UI off"))
     if cfg.chat_ui.enabled and cfg.environment in ("staging", "prod") and cfg.gateway.tls.issuer == "self-signed":

@@ -35,8 +35,10 @@ class AlertThresholds(ConfigModel):
 
 
 class GpuMetrics(ConfigModel):
-    """Where DCGM exporter runs. auto: the GPU Operator's exporter on AKS with gpuSoftware
-    gpu-operator, the kit's own dcgm-exporter release with aks-driver, nothing without GPU pools."""
+    """Where DCGM exporter runs. auto: the GPU Operator's `nvidia-dcgm-exporter` Service wherever
+    there are GPU pools (on AKS the platform provides it for both gpuSoftware choices);
+    dcgm-exporter: monitoring installs NVIDIA's chart itself (existing clusters without the GPU
+    Operator); none: no GPU metrics."""
 
     source: Literal["auto", "gpu-operator", "dcgm-exporter", "none"] = "auto"
     operator_namespace: str = "gpu-operator"  # where the GPU Operator runs its nvidia-dcgm-exporter
@@ -64,3 +66,40 @@ class Monitoring(ConfigModel):
     _q = field_validator("storage_size", "prometheus_cpu", "prometheus_memory")(
         classmethod(lambda cls, v: _quantity(v))
     )
+
+
+def monitoring_problems(cfg) -> list:
+    """Cross-layer checks of the monitoring section (called from checks.cross_layer_problems)."""
+    from .base import Problem
+
+    m = cfg.monitoring
+    t = m.alerts
+    key = "slmkit:monitoring"
+    problems: list[Problem] = []
+    if cfg.environment == "prod" and not m.enabled:
+        problems.append(Problem(f"{key}.enabled", False, "production without metrics, dashboards or alerts",
+                                "keep monitoring on in prod", warning=True))
+    if not m.enabled:
+        return problems
+    if t.error_rate_warning >= t.error_rate_critical:
+        problems.append(Problem(f"{key}.alerts.errorRateWarning", t.error_rate_warning,
+                                f"not below errorRateCritical ({t.error_rate_critical})",
+                                "the warning threshold must be the lower one"))
+    if t.ttft_p99_warning_seconds >= t.ttft_p99_critical_seconds:
+        problems.append(Problem(f"{key}.alerts.ttftP99WarningSeconds", t.ttft_p99_warning_seconds,
+                                f"not below ttftP99CriticalSeconds ({t.ttft_p99_critical_seconds})",
+                                "the warning threshold must be the lower one"))
+    for i, spec in enumerate(cfg.servers):
+        # vLLM reserves gpuMemoryUtilization of the GPU up front (+ CUDA context): an alert threshold at
+        # or below that fires forever.
+        if spec.engine == "vllm" and spec.gpu_memory_utilization + 0.02 >= t.gpu_memory_usage:
+            problems.append(Problem(f"{key}.alerts.gpuMemoryUsage", t.gpu_memory_usage,
+                                    f"servers[{i}] ({spec.name}) reserves gpuMemoryUtilization "
+                                    f"{spec.gpu_memory_utilization} of its GPU: SlmGpuMemoryHigh would never clear",
+                                    f"set gpuMemoryUsage above {min(spec.gpu_memory_utilization + 0.03, 1.0):.2f} "
+                                    "or lower the server's gpuMemoryUtilization", warning=True))
+    if cfg.environment == "prod" and m.prometheus_replicas < 2:
+        problems.append(Problem(f"{key}.prometheusReplicas", m.prometheus_replicas,
+                                "one Prometheus replica: alerts stop while it restarts or its node drains",
+                                "use 2 in prod", warning=True))
+    return problems

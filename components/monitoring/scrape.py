@@ -18,8 +18,9 @@ API = "monitoring.coreos.com/v1"
 SELECT_LABEL = {"slmkit.io/monitoring": "true"}
 GATEWAY_MONITOR = "slmkit-ai-gateway"
 DCGM_MONITOR = "slmkit-dcgm-exporter"
-DCGM_RELEASE = "dcgm-exporter"  # the kit's own exporter (aks-driver path), in the monitoring namespace
-GPU_OPERATOR_DCGM_LABELS = {"app": "nvidia-dcgm-exporter"}  # the GPU Operator's exporter Service
+DCGM_RELEASE = "slmkit-dcgm-exporter"  # monitoring's own exporter (source dcgm-exporter), monitoring namespace
+# The GPU Operator's exporter Service; on AKS the platform gives the AKS-driver path the same shape.
+GPU_OPERATOR_DCGM_LABELS = {"app": "nvidia-dcgm-exporter"}
 # Service port names: the GPU Operator's nvidia-dcgm-exporter Service and the dcgm-exporter chart's.
 DCGM_PORT_NAMES = {"gpu-operator": "gpu-metrics", "dcgm-exporter": "metrics"}
 
@@ -75,17 +76,17 @@ def gateway_pod_monitor(cfg: StackConfig, interval: str) -> dict:
 
 
 def gpu_metrics_source(cfg: StackConfig) -> str:
-    """gpu-operator | dcgm-exporter | none, resolving `auto` from the cluster and its pools."""
+    """gpu-operator | dcgm-exporter | none, resolving `auto`.
+
+    On AKS the platform always provides the exporter behind the GPU Operator's Service shape
+    (components/platform/aks.py: the GPU Operator's own, or the dcgm-exporter chart with the AKS
+    driver), so `auto` means gpu-operator wherever there are GPU pools."""
     from components.config.checks import gpu_of_pool
 
     source = cfg.monitoring.gpu_metrics.source
     if source != "auto":
         return source
-    if not any(gpu_of_pool(p) for p in cfg.node_pools):
-        return "none"
-    if cfg.is_aks and cfg.cluster.gpu_software == "aks-driver":
-        return "dcgm-exporter"
-    return "gpu-operator"
+    return "gpu-operator" if any(gpu_of_pool(p) for p in cfg.node_pools) else "none"
 
 
 def dcgm_service_monitor(cfg: StackConfig, interval: str) -> dict | None:

@@ -202,7 +202,7 @@ def test_alert_fires_and_stays_quiet(name: str, groups, tmp_path: Path):
 
 def test_thresholds_come_from_the_config(tmp_path: Path):
     """A stricter stack config fires where the defaults stay quiet."""
-    cfg = loaded(monitoring={"alerts": {"errorRateCritical": 0.005}}).stack
+    cfg = loaded(monitoring={"alerts": {"errorRateWarning": 0.002, "errorRateCritical": 0.005}}).stack
     eps = server_endpoints(cfg)
     groups = alerts.prometheus_rule(cfg, eps)["spec"]["groups"]
     promtool.write_rules(without_annotations(groups), tmp_path / "rules.yaml")

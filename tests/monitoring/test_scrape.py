@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from components.catalog import metrics as catalog
 from components.endpoints import server_endpoints
 from components.monitoring import alerts, scrape
-from tests.monitoring.configs import GPU_POOL, OLLAMA, ONNX, VLLM, loaded
+from tests.monitoring.configs import OLLAMA, ONNX, VLLM, loaded
 
 CRD_SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "crd-schemas"
 
@@ -114,11 +114,18 @@ def test_no_dcgm_monitor_or_gpu_alert_without_gpu_pools():
     assert "SlmGpuMemoryHigh" not in alerts.alert_names(cfg, server_endpoints(cfg))
 
 
-def test_aks_driver_clusters_get_the_kits_own_exporter():
-    raw_pool = {**GPU_POOL, "vmSize": "Standard_NC4as_T4_v3"}
-    raw_pool.pop("gpuType"), raw_pool.pop("gpusPerNode"), raw_pool.pop("taints"), raw_pool.pop("nodeLabels")
-    cfg = loaded([VLLM], cluster={"kind": "aks", "gpuSoftware": "aks-driver"}, nodePools=[raw_pool]).stack
-    assert scrape.gpu_metrics_source(cfg) == "dcgm-exporter"
+def test_aks_uses_the_platforms_exporter_service_for_both_gpu_software_choices():
+    from components.platform import aks
+
+    pool = {"name": "gpu", "vmSize": "Standard_NC4as_T4_v3"}
+    for software in ("gpu-operator", "aks-driver"):
+        cfg = loaded([VLLM], cluster={"kind": "aks", "gpuSoftware": software}, nodePools=[pool]).stack
+        assert scrape.gpu_metrics_source(cfg) == "gpu-operator"
+        monitor = scrape.dcgm_service_monitor(cfg, "15s")
+        # The platform's Service shape (components/platform/aks.py) is what the monitor selects.
+        assert monitor["spec"]["selector"]["matchLabels"] == {"app": aks.DCGM_SERVICE}
+        assert monitor["spec"]["namespaceSelector"]["matchNames"] == [aks.GPU_NAMESPACE]
+        assert monitor["spec"]["endpoints"][0]["port"] == aks.DCGM_PORT_NAME
 
 
 def test_scrape_interval_comes_from_the_config():

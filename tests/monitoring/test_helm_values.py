@@ -1,0 +1,77 @@
+"""kube-prometheus-stack and dcgm-exporter values: sized from the config, the admin password never
+in values, every monitor and rule selected, Grafana's dashboard sidecar on."""
+
+from __future__ import annotations
+
+from components.monitoring import helm
+from tests.monitoring.configs import GPU_POOL, VLLM, loaded
+
+
+def test_prometheus_is_sized_from_the_config():
+    cfg = loaded(monitoring={"retention": "30d", "storageSize": "100Gi", "prometheusReplicas": 2,
+                             "prometheusCpu": "1", "prometheusMemory": "6Gi", "storageClass": "managed-csi-premium",
+                             "alertmanagerReplicas": 2}).stack
+    values = helm.stack_values(cfg)
+    spec = values["prometheus"]["prometheusSpec"]
+    assert (spec["replicas"], spec["retention"]) == (2, "30d")
+    assert spec["resources"] == {"requests": {"cpu": "1", "memory": "6Gi"}, "limits": {"memory": "6Gi"}}
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "100Gi"
+    assert claim["storageClassName"] == "managed-csi-premium"
+    assert values["alertmanager"]["alertmanagerSpec"]["replicas"] == 2
+
+
+def test_defaults_use_the_clusters_storage_class():
+    cfg = loaded(cluster={"kind": "existing", "storageClass": "local-path"}).stack
+    claim = helm.stack_values(cfg)["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "local-path"
+    assert "storageClassName" not in helm.stack_values(loaded().stack)["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+
+
+def test_operator_selects_monitors_and_rules_in_every_namespace():
+    spec = helm.stack_values(loaded().stack)["prometheus"]["prometheusSpec"]
+    for kind in ("serviceMonitor", "podMonitor", "rule"):
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+        assert spec[f"{kind}Selector"] == {} and spec[f"{kind}NamespaceSelector"] == {}
+
+
+def test_grafana_admin_password_comes_from_a_secret_not_values():
+    values = helm.stack_values(loaded().stack)
+    grafana = values["grafana"]
+    assert grafana["admin"]["existingSecret"] == helm.GRAFANA_ADMIN_SECRET
+    assert "adminPassword" not in keys(values)
+
+
+def keys(node) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in keys(v)}
+    return set()
+
+
+def test_grafana_dashboard_sidecar_is_on_and_hardened_settings():
+    cfg = loaded().stack
+    grafana = helm.stack_values(cfg)["grafana"]
+    sidecar = grafana["sidecar"]["dashboards"]
+    assert sidecar["enabled"] is True and sidecar["label"] == "grafana_dashboard"
+    assert sidecar["searchNamespace"] == cfg.namespaces.monitoring
+    assert grafana["grafana.ini"]["auth.anonymous"]["enabled"] is False
+    assert grafana["grafana.ini"]["users"]["allow_sign_up"] is False
+
+
+def test_prometheus_runs_non_root_read_only():
+    spec = helm.stack_values(loaded().stack)["prometheus"]["prometheusSpec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    container = spec["containerSecurityContext"]
+    assert container["readOnlyRootFilesystem"] is True and container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_dcgm_exporter_runs_only_on_gpu_nodes_and_tolerates_their_taints():
+    cfg = loaded([VLLM], monitoring={"gpuMetrics": {"source": "dcgm-exporter"}}).stack
+    values = helm.dcgm_values(cfg)
+    assert values["serviceMonitor"] == {"enabled": False}
+    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"} in values["tolerations"]
+    (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term["matchExpressions"] == [{"key": k, "operator": "In", "values": [v]} for k, v in GPU_POOL["nodeLabels"].items()]
