@@ -70,3 +70,4 @@ class Traffic(pulumi.ComponentResource):
         self.api_keys = pulumi.Output.secret(client)
         ctx.outputs["gatewayApiKeys"] = self.api_keys
         ctx.outputs["gatewayModels"] = sorted(n for ep in endpoints for n in ep.served_names)
+        ctx.outputs["gatewayUrl"] = gateway.public_url(cfg)

@@ -93,6 +93,13 @@ def gateway(cfg: StackConfig) -> dict:
     }
 
 
+def public_url(cfg: StackConfig) -> str:
+    """What clients put in their OpenAI base URL (without a hostname: the in-cluster Service,
+    or https://localhost:8443/v1 through a port-forward)."""
+    host = cfg.gateway.hostname or names.proxy_service_host(cfg.namespaces.system)
+    return f"https://{host}/v1"
+
+
 # --- TLS -----------------------------------------------------------------------------------------
 
 def issuer(cfg: StackConfig) -> dict:

@@ -19,6 +19,7 @@ PROXY_SERVICE = "slmkit-gateway"
 CLIENT_KEYS_SECRET = "slmkit-gateway-api-keys"
 # The header the gateway sets to the authenticated client's name: rate limits count per value.
 CLIENT_ID_HEADER = "x-slmkit-client"
+CLIENT_METRIC_ATTRIBUTE = "slmkit.client"  # Prometheus label `slmkit_client` on the gateway's token metrics
 # Where clients may put their key: the OpenAI SDKs send `Authorization: Bearer <key>`.
 KEY_HEADERS = ("authorization", "x-api-key")
 

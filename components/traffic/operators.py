@@ -52,6 +52,8 @@ def envoy_gateway_values(cfg: StackConfig) -> dict:
 def ai_gateway_values(cfg: StackConfig) -> dict:
     return {
         "controller": {"fullnameOverride": names.AI_GATEWAY_CONTROLLER, "resources": SMALL,
+                       # Token metrics per client key: the header the SecurityPolicy sets becomes a label.
+                       "metricsRequestHeaderAttributes": f"{names.CLIENT_ID_HEADER}:{names.CLIENT_METRIC_ATTRIBUTE}",
                        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                            "capabilities": {"drop": ["ALL"]}}},

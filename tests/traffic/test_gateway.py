@@ -92,6 +92,10 @@ def test_operator_releases_are_pinned_and_wired_to_each_other():
     assert eg["extensionApis"]["enableBackend"] is True
     assert eg["rateLimit"]["backend"]["redis"]["url"] == ratelimit_store.redis_url(cfg)
     assert specs["cert-manager"].values["config"]["enableGatewayAPI"] is True
+    # Token metrics carry the client key's name (the header the SecurityPolicy forwards).
+    attributes = specs["ai-gateway"].values["controller"]["metricsRequestHeaderAttributes"]
+    assert attributes.split(":")[0] == gateway.security_policy(cfg)["spec"]["apiKeyAuth"]["forwardClientIDHeader"]
+    assert gateway.public_url(cfg) == "https://llm.example.com/v1"
 
 
 def test_no_gateway_no_gateway_operators_and_no_autoscaling_no_keda():
