@@ -108,11 +108,17 @@ class EngineClient:
     def _read(self) -> None:
         while True:
             try:
-                message = self._conn.recv()
+                batch = [self._conn.recv()]
+                while len(batch) < 256 and self._conn.poll():  # one loop wake-up for what is already there
+                    batch.append(self._conn.recv())
             except (EOFError, OSError):
                 self._loop.call_soon_threadsafe(self._engine_gone)
                 return
-            self._loop.call_soon_threadsafe(self._dispatch, message)
+            self._loop.call_soon_threadsafe(self._dispatch_all, batch)
+
+    def _dispatch_all(self, batch: list[tuple]) -> None:
+        for message in batch:
+            self._dispatch(message)
 
     def _dispatch(self, message: tuple) -> None:
         kind = message[0]
