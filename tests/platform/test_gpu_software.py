@@ -1,0 +1,78 @@
+"""GPU software: the GPU Operator (no AKS driver) or the AKS driver with the device plugin, both with
+DCGM metrics at the same Service, both placed only on GPU pools with the pools' taints tolerated."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.catalog.charts import CHARTS
+from components.config import validate_raw
+from components.platform.aks import (
+    DCGM_PORT,
+    DCGM_PORT_NAME,
+    DCGM_SERVICE,
+    GPU_NAMESPACE,
+    agent_pool_settings,
+    gpu_operator_values,
+)
+
+from .harness import run, stack_raw
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+GPU = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+SPOT = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+
+
+@pytest.fixture(scope="module")
+def aks_driver():
+    raw = stack_raw("dev")
+    raw["cluster"]["gpuSoftware"] = "aks-driver"
+    return run(raw, "dev")
+
+
+def test_gpu_operator_release_is_pinned_and_tolerates_spot_gpu_nodes():
+    cfg = validate_raw(stack_raw("dev"), "x", set()).stack
+    values = gpu_operator_values(cfg)
+    assert values["driver"]["enabled"] is True and values["dcgmExporter"]["enabled"] is True
+    for part in (values["daemonsets"], values["node-feature-discovery"]["worker"]):
+        assert part["tolerations"] == [GPU, SPOT]
+        (term,) = part["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert term["matchExpressions"] == [{"key": "kubernetes.azure.com/agentpool", "operator": "In", "values": ["gput4"]}]
+
+
+def test_gpu_operator_rendered_in_dev_with_its_catalog_version():
+    r = run(stack_raw("dev"), "dev")
+    release = r.inputs(RELEASE, "gpu-operator")
+    chart = CHARTS["gpu-operator"]
+    assert (release["chart"], release["version"], release["repositoryOpts"]["repo"]) == (chart.name, chart.version, chart.repo)
+    assert release["namespace"] == GPU_NAMESPACE
+    ns = r.manifest("Namespace", GPU_NAMESPACE)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert not [x for x in r.of_type(RELEASE) if x["name"] in ("nvidia-device-plugin", "dcgm-exporter")]
+
+
+def test_aks_driver_pools_keep_the_driver_and_get_the_device_plugin(aks_driver):
+    pool = aks_driver.inputs("azure-native:containerservice:AgentPool", "pool-gput4")
+    assert pool["gpuProfile"] == {"driver": "Install"}
+    names = {x["name"] for x in aks_driver.of_type(RELEASE)}
+    assert {"nvidia-device-plugin", "dcgm-exporter"} <= names and "gpu-operator" not in names
+    plugin = aks_driver.inputs(RELEASE, "nvidia-device-plugin")
+    assert plugin["version"] == CHARTS["nvidia-device-plugin"].version
+    assert plugin["values"]["tolerations"] == [GPU, SPOT]
+
+
+def test_dcgm_metrics_have_the_same_service_in_both_choices(aks_driver):
+    svc = aks_driver.manifest("Service", DCGM_SERVICE)
+    assert svc["metadata"]["namespace"] == GPU_NAMESPACE
+    assert svc["metadata"]["labels"]["app"] == DCGM_SERVICE  # what the GPU Operator's Service carries
+    assert svc["spec"]["ports"] == [{"name": DCGM_PORT_NAME, "port": DCGM_PORT, "targetPort": DCGM_PORT, "protocol": "TCP"}]
+    dcgm = aks_driver.inputs(RELEASE, "dcgm-exporter")
+    assert svc["spec"]["selector"]["app.kubernetes.io/instance"] == dcgm["name"]
+    assert dcgm["values"]["tolerations"] == [GPU, SPOT]
+
+
+def test_cpu_pools_get_no_gpu_profile_and_no_gpu_taint():
+    cfg = validate_raw(stack_raw("prod"), "x", set()).stack
+    cpu = agent_pool_settings(cfg, cfg.pool("cpu"))
+    assert "gpu_profile" not in cpu and cpu["node_taints"] == []
+    assert cpu["os_disk_type"] == "Ephemeral"  # D16ds_v5 has a local disk
