@@ -21,6 +21,6 @@ def test_every_alert_has_a_table_row_with_its_severity_and_a_runbook_section():
                 continue
             name, severity = rule["alert"], rule["labels"]["severity"]
             anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
-            assert re.search(rf"^\| \[{name}\]\(#{anchor}\) \| {severity} \|", text, re.M), f"{name}: no table row"
-            assert re.search(rf"^#### {name}\n\n\S", text, re.M), f"{name}: no runbook section"
+            assert re.search(rf"^\| \[{name}\]\(#{anchor}\) \| {severity} \|", text, re.MULTILINE), f"{name}: no table row"
+            assert re.search(rf"^#### {name}\n\n\S", text, re.MULTILINE), f"{name}: no runbook section"
             assert anchor == name.lower()  # GitHub's anchor for the heading
