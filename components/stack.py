@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.chat_ui import ChatUi
 from components.config import LoadedConfig
 from components.context import StackContext
 from components.loadtest import LoadTest
@@ -52,7 +53,8 @@ def build_stack(loaded: LoadedConfig) -> StackContext:
     # traffic: gateway, autoscaling and network policies
     traffic = Traffic(ctx, depends_on=servers)
     LoadTest(ctx, servers, after=[traffic])  # the gate runs once the servers and the gateway are ready
-    # chat-ui: ChatUi(ctx)
+    if ctx.cfg.chat_ui.enabled:
+        ChatUi(ctx, after=[traffic])  # Open WebUI talks to the gateway with its own key
     ctx.outputs["servers"] = {s.endpoint.name: {"url": s.endpoint.url, "models": list(s.endpoint.served_names),
                                                 "startupBudgetSeconds": s.startup_budget_s} for s in servers}
     ctx.outputs["serverApiKey"] = ctx.secrets.server_api_key

@@ -47,4 +47,7 @@ CHARTS: dict[str, Chart] = {
                           "github.com/NVIDIA/gpu-operator/releases/tag/v25.10.1", "2026-11-28"),
     "nvidia-device-plugin": Chart("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.18.0",
                                   "github.com/NVIDIA/k8s-device-plugin/releases/tag/v0.18.0", "2026-11-28"),
+    # chat UI: Open WebUI (app 0.7.2 is the chart's appVersion, the image tag it deploys).
+    "open-webui": Chart("open-webui", "https://helm.openwebui.com", "10.3.1",
+                        "github.com/open-webui/helm-charts charts/open-webui/Chart.yaml (appVersion 0.7.2)", "2026-11-28"),
 }
