@@ -83,3 +83,21 @@ def test_pack_project_file_and_pins_match_the_kit():
     pyproject = (REPO / "pyproject.toml").read_text()
     for package, version in pins.items():
         assert f'"{package}=={version}"' in pyproject, f"{package}=={version} differs from pyproject.toml"
+
+
+@pytest.fixture
+def stack_config():
+    from pulumi.runtime import config as runtime_config
+
+    saved = dict(runtime_config.CONFIG.get())
+    yield runtime_config.set_config
+    runtime_config.set_all_config(saved)
+
+
+def test_environment_comes_from_stack_config_then_stack_name(stack_config):
+    from policy.rules.pack import stack_environment
+
+    assert stack_environment("urn:pulumi:staging::slmkit::kubernetes:apps/v1:Deployment::x") == "staging"
+    assert stack_environment("urn:pulumi:team-a::slmkit::kubernetes:apps/v1:Deployment::x") == "prod"  # unknown: strictest
+    stack_config("slmkit:environment", "dev")
+    assert stack_environment("urn:pulumi:team-a::slmkit::kubernetes:apps/v1:Deployment::x") == "dev"
