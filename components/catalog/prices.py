@@ -16,7 +16,7 @@ from __future__ import annotations
 
 REGION = "eastus2"
 CURRENCY = "USD"
-SOURCE = "Azure Retail Prices API, Linux pay-as-you-go list prices (2025), eastus2"
+SOURCE = "Azure Retail Prices API, Linux pay-as-you-go list prices"
 CHECKED = "2025 list prices, not re-read on 2026-11-28"
 HOURS_PER_MONTH = 730  # Azure's own monthly figure (8760 / 12)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 from pulumi_azure_native import (
     authorization,
     containerservice,
@@ -236,7 +237,26 @@ def decode_kubeconfig(result: Any) -> str:
         raise ValueError("AKS returned no user kubeconfig")
     first = kubeconfigs[0]
     value = first.value if hasattr(first, "value") else first["value"]
-    return base64.b64decode(value).decode()
+    return use_azure_cli_login(base64.b64decode(value).decode())
+
+
+def use_azure_cli_login(kubeconfig: str) -> str:
+    """AKS hands out kubelogin with `--login devicecode`, which would wait for a browser in the middle
+    of `pulumi up`. Reuse the `az login` session instead (users and service principals alike)."""
+    doc = yaml.safe_load(kubeconfig)
+    for user in doc.get("users") or []:
+        ex = (user.get("user") or {}).get("exec")
+        if not ex or not str(ex.get("command", "")).endswith("kubelogin"):
+            continue
+        args, kept, i = list(ex.get("args") or []), [], 0
+        while i < len(args):
+            if args[i] in ("--login", "-l"):
+                i += 2
+                continue
+            kept.append(args[i])
+            i += 1
+        ex["args"] = [*kept, "--login", "azurecli"]
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def pool_summary(cfg: StackConfig) -> list[dict[str, Any]]:

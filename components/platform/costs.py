@@ -62,7 +62,7 @@ def plan_lines(cfg: StackConfig) -> list[str]:
     if not cfg.is_aks:
         return []
     aks = cfg.cluster
-    lines = [f"AKS quota (vCPUs at max node count; check with: az vm list-usage --location {aks.location} -o table)"]
+    lines = [f"AKS quota (vCPUs at max node count; check free quota with: {usage_command(aks.location)})"]
     for name, vcpus in sorted(quota_needed(cfg).items()):
         users = [p.name for p in pool_sizings(cfg) if p.quota_name == name or (name == REGIONAL_QUOTA and not p.spot)]
         lines.append(f"  {name:<28} {vcpus:>4} vCPUs  ({', '.join(users)})")
@@ -86,6 +86,12 @@ def plan_lines(cfg: StackConfig) -> list[str]:
         lines.append("  no price in components/catalog/prices.py for: " + ", ".join(sorted(set(unpriced))))
     lines.append("  not included: OS/data disks, Log Analytics ingestion, load balancer, egress, Key Vault operations")
     return lines
+
+
+def usage_command(location: str) -> str:
+    """`az vm list-usage` with the quota names this plan uses (the table output shows localized names)."""
+    return (f'az vm list-usage --location {location} --query "[].{{name:name.value, used:currentValue, '
+            f'limit:limit}}" -o table')
 
 
 def _usd(amount: float) -> str:

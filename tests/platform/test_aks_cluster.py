@@ -147,3 +147,17 @@ def test_every_in_cluster_resource_uses_the_aks_provider(which, dev, prod):
     wrong = [(x["type"], x["name"]) for x in in_cluster if not (x.get("provider") or "").startswith(provider_urn + "::")]
     assert not wrong
     assert len(r.of_type(K8S_PROVIDER)) == 1  # no default provider (which would use ambient kubeconfig)
+
+
+def test_kubelogin_uses_the_az_login_session_not_a_device_code():
+    from components.platform.aks import decode_kubeconfig
+
+    aks_style = {"apiVersion": "v1", "kind": "Config", "users": [{"name": "clusterUser_rg_c", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",
+        "args": ["get-token", "--login", "devicecode", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630",
+                 "--environment", "AzurePublicCloud"]}}}]}
+    encoded = base64.b64encode(yaml.safe_dump(aks_style).encode()).decode()
+    out = yaml.safe_load(decode_kubeconfig({"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}))
+    assert out["users"][0]["user"]["exec"]["args"] == [
+        "get-token", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630", "--environment", "AzurePublicCloud",
+        "--login", "azurecli"]
