@@ -80,6 +80,9 @@ def overview_panels(engines: list[EngineMetrics], models_ns: str, gateway: bool)
             (f"avg by (server) ({m.kv_cache_usage.name}{_s(m)})", "{{server}}") for m in engines if m.kv_cache_usage]),
         _panel("Preemptions per second", "short", [
             (f"sum by (server) (rate({m.preemptions.name}{_s(m)}[{RATE}]))", "{{server}}") for m in engines if m.preemptions]),
+        _panel("Tokens per model at the gateway", "short", _gateway_tokens_by_type(gateway),
+               "Input and output tokens per second per requested model, counted by the Envoy AI Gateway for "
+               "every backend (Ollama included)."),
         _panel("Replicas", "short", [
             (f'sum by (deployment) ({catalog.KUBE_STATE["replicas_available"].name}{{namespace="{models_ns}", deployment=~"$server"}})',
              "{{deployment}} available"),
@@ -88,6 +91,14 @@ def overview_panels(engines: list[EngineMetrics], models_ns: str, gateway: bool)
     ]
     # An engine without KV-cache or preemption metrics (ONNX) leaves those panels empty: drop them.
     return [p for p in panels if p.build().targets]
+
+
+def _gateway_tokens_by_type(gateway: bool) -> list[tuple[str, str]]:
+    if not gateway:
+        return []
+    g = catalog.GATEWAY
+    return [(f'sum by ({g.model_label}) (rate({g.token_usage.name}_sum{{{g.token_type_label}="{kind}"}}[{RATE}]))',
+             "{{" + g.model_label + "}} " + kind) for kind in ("input", "output")]
 
 
 def _error_ratio(m: EngineMetrics) -> str:

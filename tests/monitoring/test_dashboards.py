@@ -17,7 +17,7 @@ from tests.monitoring.promql import metric_names
 OVERVIEW_PANELS = {
     "Requests per second", "Error rate (5xx share)", "Time to first token", "Inter-token latency",
     "End-to-end request latency", "Output tokens per second", "Requests waiting (queue depth)", "Requests running",
-    "KV-cache usage (average across pods)", "Preemptions per second", "Replicas",
+    "KV-cache usage (average across pods)", "Preemptions per second", "Tokens per model at the gateway", "Replicas",
 }
 GPU_PANELS = {"GPU utilization per node", "GPU utilization per pod", "GPU memory used per node",
               "GPU memory used per pod", "GPU temperature", "GPU power per node", "GPU power per pod"}
@@ -94,10 +94,17 @@ def test_ollama_only_stack_shows_gateway_tokens_and_no_gpu_page():
     assert set(boards) == {dashboards.OVERVIEW_UID}
     titles = {p["title"] for p in boards[dashboards.OVERVIEW_UID]["panels"]}
     # No server-side metrics at all: what remains is what the gateway and kube-state-metrics see.
-    assert titles == {"Output tokens per second", "Replicas"}
+    assert titles == {"Output tokens per second", "Tokens per model at the gateway", "Replicas"}
     tokens = next(p for p in boards[dashboards.OVERVIEW_UID]["panels"] if p["title"] == "Output tokens per second")
     assert metric_names(tokens["targets"][0]["expr"]) == {"gen_ai_client_token_usage_sum"}
     assert 'gen_ai_token_type="output"' in tokens["targets"][0]["expr"]
+
+
+def test_no_gateway_panel_without_a_gateway():
+    cfg = loaded([ONNX], gateway={"enabled": False}).stack
+    model = dashboards.dashboards(cfg, server_endpoints(cfg))[dashboards.OVERVIEW_UID]
+    assert all("gen_ai_" not in q for q in queries(model))
+    assert "Tokens per model at the gateway" not in {p["title"] for p in model["panels"]}
 
 
 def test_onnx_only_stack_has_no_vllm_only_panels():
