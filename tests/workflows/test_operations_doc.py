@@ -4,6 +4,7 @@ entries, every policy rule with its level, and links that resolve."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -22,12 +23,12 @@ def text() -> str:
 
 
 def mermaid_edges(text: str) -> dict[str, set[str]]:
-    block = re.search(r"```mermaid\n(.*?)```", text, re.S).group(1)
+    block = re.search(r"```mermaid\n(.*?)```", text, re.DOTALL).group(1)
     edges: dict[str, set[str]] = defaultdict(set)
     for line in block.splitlines():
         # `A[label] --> B[label]`, `A -->|text| B`, `A -. text .-> B`
         ids = re.findall(r"(?:^|-->|\.->|>\|[^|]*\|)\s*([A-Za-z_]+)(?=[\[\s]|$)", line.strip())
-        for src, dst in zip(ids, ids[1:]):
+        for src, dst in itertools.pairwise(ids):
             edges[src].add(dst)
     return edges
 
@@ -51,20 +52,20 @@ def test_checklist_covers_every_area(text):
     checklist = text.split("## Production-readiness checklist")[1].split("\n## ")[0]
     for area in ("Capacity", "Security", "Monitoring and alerting", "Load test", "Backup of state and secrets",
                  "Upgrade and rollback", "Cost"):
-        assert re.search(rf"^{area}$", checklist, re.M), area
+        assert re.search(rf"^{area}$", checklist, re.MULTILINE), area
     assert "pulumi stack history" in checklist and "pinned" in checklist
     assert checklist.count("- [ ]") >= 15
 
 
 def test_troubleshooting_covers_the_known_failure_modes(text):
-    leads = re.findall(r"^\*\*(.+?)\*\*", text.split("## Troubleshooting")[1], re.M)
+    leads = re.findall(r"^\*\*(.+?)\*\*", text.split("## Troubleshooting")[1], re.MULTILINE)
     for entry in ("killed while the model loads", "GPU pod stays Pending", "Quota", "Cold start from zero"):
         assert any(entry in lead for lead in leads), entry
 
 
 def test_every_policy_rule_is_documented_with_its_level(text):
     for rule in RULES:
-        assert re.search(rf"^\| `{rule.name}` \| {rule.level} \|", text, re.M), rule.name
+        assert re.search(rf"^\| `{rule.name}` \| {rule.level} \|", text, re.MULTILINE), rule.name
 
 
 def test_relative_links_resolve(text):
