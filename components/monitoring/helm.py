@@ -76,8 +76,9 @@ def stack_values(cfg: StackConfig) -> dict:
             "evaluationInterval": m.scrape_interval,
             "resources": _resources(m.prometheus_cpu, m.prometheus_memory),
             "storageSpec": _storage(cfg),
+            # Pod-level only: the operator itself gives the Prometheus containers a read-only root
+            # filesystem, no privilege escalation and no capabilities.
             "securityContext": _hardened_pod(),
-            "containerSecurityContext": _hardened_container(),
             **_select_everything(),
         }},
         "alertmanager": {"alertmanagerSpec": {

@@ -60,10 +60,11 @@ def test_grafana_dashboard_sidecar_is_on_and_hardened_settings():
     assert grafana["grafana.ini"]["users"]["allow_sign_up"] is False
 
 
-def test_prometheus_runs_non_root_read_only():
-    spec = helm.stack_values(loaded().stack)["prometheus"]["prometheusSpec"]
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    container = spec["containerSecurityContext"]
+def test_prometheus_and_operator_run_non_root_hardened():
+    values = helm.stack_values(loaded().stack)
+    pod = values["prometheus"]["prometheusSpec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = values["prometheusOperator"]["containerSecurityContext"]
     assert container["readOnlyRootFilesystem"] is True and container["allowPrivilegeEscalation"] is False
     assert container["capabilities"] == {"drop": ["ALL"]}
 
