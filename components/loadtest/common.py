@@ -13,15 +13,13 @@ from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.secrets import SERVER_API_KEY_KEY, SERVER_API_KEY_SECRET
+from components.traffic import names as gateway_names
 
 SERVICE_ACCOUNT = "slmkit-loadtest"
 # A gateway client key copied into the load-test namespace (a pod mounts Secrets of its own namespace only).
 GATEWAY_KEY_SECRET = "slmkit-loadtest-gateway-key"
 GATEWAY_KEY_FIELD = "api-key"
 KEY_DIR = "/var/run/slmkit/api-key"
-# The Envoy proxy Service of the kit's Gateway, named by the EnvoyProxy (envoyService.name) in
-# components/traffic; Envoy Gateway runs it in its own (system) namespace.
-GATEWAY_PROXY_SERVICE = "slmkit-gateway"
 LOCUSTFILE = "/app/loadtests/locustfile.py"  # where docker/locust installs the kit's load tests
 UID = security.RUN_AS_USER
 
@@ -44,7 +42,7 @@ def gateway_url(cfg: StackConfig) -> str:
     proxy Service answers any name."""
     if cfg.gateway.hostname:
         return f"https://{cfg.gateway.hostname}"
-    return f"https://{GATEWAY_PROXY_SERVICE}.{cfg.namespaces.system}.svc.cluster.local"
+    return f"https://{gateway_names.proxy_service_host(cfg.namespaces.system)}"
 
 
 @dataclass(frozen=True)

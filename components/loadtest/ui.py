@@ -63,8 +63,9 @@ def master(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dict:
     container = {
         "name": "master",
         "command": ["locust"],
-        "args": ["-f", common.LOCUSTFILE, "--master", "--master-bind-port", str(MASTER_PORT),
-                 "--web-port", str(WEB_PORT), "--web-login", "--host", target.url,
+        "args": ["-f", common.LOCUSTFILE, "--master", "--master-bind-host", "0.0.0.0", "--master-bind-port", str(MASTER_PORT),
+                 "--web-host", "0.0.0.0", "--web-port", str(WEB_PORT), "--web-login", "--host", target.url,
+                 "--progress-s", "0",
                  "--expect-workers", str(cfg.loadtest.ui.workers)],
         "env": [*common.BASE_ENV,
                 {"name": "SLMKIT_WEB_USERNAME", "value": LOGIN_USER},

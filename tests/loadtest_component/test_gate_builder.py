@@ -45,7 +45,7 @@ def test_gateway_gate_uses_a_gateway_key_and_expects_tools_only_from_tool_capabl
     cfg = config(raw_config(GATEWAY_UI_STACK))
     jobs = {j["metadata"]["labels"]["app.kubernetes.io/instance"]: j for j in gate.gate_jobs(cfg, server_endpoints(cfg))}
     phi, qwen = container(jobs["phi4mini"])["args"], container(jobs["qwen"])["args"]
-    gateway = f"https://{common.GATEWAY_PROXY_SERVICE}.{cfg.namespaces.system}.svc.cluster.local"
+    gateway = "https://slmkit-gateway.slmkit-system.svc.cluster.local"  # the EnvoyProxy's named Service
     assert phi[phi.index("--host") + 1] == qwen[qwen.index("--host") + 1] == gateway
     assert phi[phi.index("--model") + 1] == "phi-4-mini"
     assert [phi[i + 1] for i, a in enumerate(phi) if a == "--expect-tools"] == ["phi-4-mini"]
