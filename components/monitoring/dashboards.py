@@ -9,8 +9,9 @@ components/catalog/metrics.py, plus the gateway's token counts, which also cover
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as viz
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from components.catalog import metrics as catalog
@@ -35,7 +36,11 @@ def _target(expr: str, legend: str, ref: str) -> prometheus.Dataquery:
 
 
 def _panel(title: str, unit: str, targets: list[tuple[str, str]], description: str = "") -> timeseries.Panel:
-    panel = timeseries.Panel().title(title).unit(unit).datasource(DS).height(HEIGHT).span(WIDTH)
+    panel = (timeseries.Panel().title(title).unit(unit).datasource(DS).height(HEIGHT).span(WIDTH)
+             .legend(common.VizLegendOptions().display_mode(viz.LegendDisplayMode.TABLE)
+                     .placement(viz.LegendPlacement.BOTTOM).show_legend(True))
+             # one line per server/percentile: show them all when hovering, worst first
+             .tooltip(common.VizTooltipOptions().mode(viz.TooltipDisplayMode.MULTI).sort(viz.SortOrder.DESCENDING)))
     if description:
         panel = panel.description(description)
     for i, (expr, legend) in enumerate(targets):

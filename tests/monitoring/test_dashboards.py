@@ -36,6 +36,8 @@ def queries(model: dict) -> list[str]:
 
 def test_overview_and_gpu_dashboards_have_every_panel(full):
     _, _, boards = full
+    for model in boards.values():
+        assert all(p["type"] == "timeseries" and p["options"]["tooltip"]["mode"] == "multi" for p in model["panels"])
     assert {p["title"] for p in boards[dashboards.OVERVIEW_UID]["panels"]} == OVERVIEW_PANELS
     assert {p["title"] for p in boards[dashboards.GPU_UID]["panels"]} == GPU_PANELS
 
