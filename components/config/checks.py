@@ -217,6 +217,8 @@ def _gateway_problems(cfg: StackConfig) -> list[Problem]:
         problems.append(Problem("slmkit:gateway.hostname", gw.hostname, "Let's Encrypt's HTTP-01 challenge cannot issue wildcard certificates", "use a single host name such as llm.example.com"))
     if letsencrypt and gw.service_type != "LoadBalancer":
         problems.append(Problem("slmkit:gateway.serviceType", gw.service_type, "Let's Encrypt must reach the gateway from the internet to check the HTTP-01 challenge", "set serviceType: LoadBalancer, or use tls.issuer: self-signed"))
+    if cfg.chat_ui.enabled and gw.hostname and cfg.chat_ui.hostname == gw.hostname:
+        problems.append(Problem("slmkit:chatUi.hostname", cfg.chat_ui.hostname, "the same name as gateway.hostname; the gateway tells the API and the chat UI apart by host name", "give the chat UI its own name, e.g. chat.example.com"))
     if cfg.environment == "prod" and gw.tls.issuer == "self-signed":
         problems.append(Problem("slmkit:gateway.tls.issuer", gw.tls.issuer, "clients of a production endpoint cannot verify a self-signed certificate", "use letsencrypt with gateway.hostname and tls.email", warning=True))
     return problems

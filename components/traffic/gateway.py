@@ -23,7 +23,8 @@ EG_API = "gateway.envoyproxy.io/v1alpha1"
 AIGW_API = "aigateway.envoyproxy.io/v1beta1"
 CM_API = "cert-manager.io/v1"
 LABELS = {"app.kubernetes.io/component": "gateway"}
-ENVOY_UID = 65532  # the distroless envoy image's non-root user
+ENVOY_UID = 65532
+API_LISTENER = "https"  # the distroless envoy image's non-root user
 
 
 def _gateway_ref(cfg: StackConfig, section: str | None = None) -> dict:
@@ -65,23 +66,32 @@ def envoy_proxy(cfg: StackConfig) -> dict:
     }
 
 
+def _chat_listeners(cfg: StackConfig) -> list[dict]:
+    """The chat UI's own HTTPS listener (its hostname), defined next to the chat UI."""
+    if not cfg.chat_ui.enabled:
+        return []
+    # Imported here: chat_ui imports this module.
+    from components import chat_ui
+
+    return chat_ui.chat_listeners(cfg)
+
+
 def gateway(cfg: StackConfig) -> dict:
-    """One HTTPS listener for the API; an HTTP listener only for Let's Encrypt's HTTP-01 challenge."""
+    """One HTTPS listener for the API; an HTTP listener (any host: the API's and the chat UI's
+    challenges) only for Let's Encrypt's HTTP-01 challenge."""
     gw = cfg.gateway
     https = {
-        "name": "https", "protocol": "HTTPS", "port": names.HTTPS_PORT,
+        "name": API_LISTENER, "protocol": "HTTPS", "port": names.HTTPS_PORT,
+        **({"hostname": gw.hostname} if gw.hostname else {}),
         "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "group": "", "name": names.TLS_SECRET}]},
         # The AIGatewayRoute lives in the models namespace: admit routes from there only.
         "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {
             "matchLabels": {"kubernetes.io/metadata.name": cfg.namespaces.models}}}},
     }
-    listeners = [https]
+    listeners = [https, *_chat_listeners(cfg)]
     if gw.tls.issuer.startswith("letsencrypt"):
         listeners.append({"name": "http", "protocol": "HTTP", "port": names.HTTP_PORT,
                           "allowedRoutes": {"namespaces": {"from": "Same"}}})
-    if gw.hostname:
-        for listener in listeners:
-            listener["hostname"] = gw.hostname
     return {
         "apiVersion": GW_API, "kind": "Gateway", "metadata": meta(names.GATEWAY, cfg.namespaces.gateway, LABELS),
         "spec": {
@@ -153,7 +163,7 @@ def security_policy(cfg: StackConfig) -> dict:
     return {
         "apiVersion": EG_API, "kind": "SecurityPolicy", "metadata": meta("slmkit-api-keys", cfg.namespaces.gateway, LABELS),
         "spec": {
-            "targetRefs": [_gateway_ref(cfg)],
+            "targetRefs": [_gateway_ref(cfg, API_LISTENER)],  # the API only; the chat UI has its own login
             "apiKeyAuth": {
                 "credentialRefs": [{"group": "", "kind": "Secret", "name": names.CLIENT_KEYS_SECRET}],
                 "extractFrom": [{"headers": list(names.KEY_HEADERS)}],
@@ -190,7 +200,7 @@ def rate_limit_policy(cfg: StackConfig) -> dict | None:
     return {
         "apiVersion": EG_API, "kind": "BackendTrafficPolicy", "metadata": meta("slmkit-token-limit", cfg.namespaces.gateway, LABELS),
         "spec": {
-            "targetRefs": [_gateway_ref(cfg)],
+            "targetRefs": [_gateway_ref(cfg, API_LISTENER)],
             "rateLimit": {"global": {"rules": [{
                 "clientSelectors": [{"headers": [{"name": names.CLIENT_ID_HEADER, "type": "Distinct"}]}],
                 "limit": {"requests": rl.tokens_per_minute, "unit": "Minute"},
@@ -252,7 +262,7 @@ def ai_gateway_route(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dict:
         "timeouts": {"request": _seconds(gw.request_timeout_seconds)},
         "streamIdleTimeout": _seconds(gw.stream_idle_timeout_seconds),
     } for model, ep in sorted(table.items())]
-    parent = {**_gateway_ref(cfg, "https"), "namespace": cfg.namespaces.gateway}
+    parent = {**_gateway_ref(cfg, API_LISTENER), "namespace": cfg.namespaces.gateway}
     return {
         "apiVersion": AIGW_API, "kind": "AIGatewayRoute", "metadata": meta(names.ROUTE, cfg.namespaces.models, LABELS),
         "spec": {

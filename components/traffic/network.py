@@ -121,6 +121,11 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             listener_ports.append(names.proxy_container_port(names.HTTP_PORT))
         egress = [{"to": [_ns(ep.namespace)], "ports": _tcp(ep.port)} for ep in endpoints]
+        if cfg.chat_ui.enabled:
+            # Imported here: chat_ui imports the traffic modules.
+            from components import chat_ui
+
+            egress.append(chat_ui.proxy_egress_rule(cfg))
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             # cert-manager's HTTP-01 solver pods run in the gateway namespace.
             egress.append({"to": [_ns(cfg.namespaces.gateway)], "ports": _tcp(8089)})

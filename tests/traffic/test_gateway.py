@@ -104,3 +104,24 @@ def test_no_gateway_no_gateway_operators_and_no_autoscaling_no_keda():
     no_limit = operators.releases(loaded().stack, autoscaling=False)
     assert [r.release for r in no_limit] == ["cert-manager", "envoy-gateway", "ai-gateway-crds", "ai-gateway"]
     assert "rateLimit" not in no_limit[1].values["config"]["envoyGateway"]
+
+
+CHAT = {"enabled": True, "hostname": "chat.example.com"}
+
+
+def test_chat_ui_gets_its_own_listener_and_no_api_key_demand():
+    cfg = loaded(gateway=PROD_GATEWAY, chatUi=CHAT).stack
+    listeners = {x["name"]: x for x in gateway.gateway(cfg)["spec"]["listeners"]}
+    chat = [x for x in listeners.values() if x.get("hostname") == "chat.example.com"]
+    assert len(chat) == 1 and listeners["https"]["hostname"] == "llm.example.com"
+    assert "hostname" not in listeners["http"]  # HTTP-01 challenges for both names
+    # Keys and token limits guard the API listener only: browsers sign in to the chat UI itself.
+    for policy in (gateway.security_policy(cfg), gateway.rate_limit_policy(cfg)):
+        assert [t.get("sectionName") for t in policy["spec"]["targetRefs"]] == ["https"]
+
+
+def test_chat_ui_and_api_cannot_share_a_hostname():
+    from .configs import problems
+
+    lines = problems(gateway={"hostname": "llm.example.com"}, chatUi={"enabled": True, "hostname": "llm.example.com"})
+    assert any("slmkit:chatUi.hostname = llm.example.com" in line and "its own name" in line for line in lines)

@@ -104,3 +104,16 @@ def test_keda_reads_prometheus_and_the_api_server_calls_webhooks(stack):
     assert allowed(policies, External("10.0.0.1"), Pod(cfg.namespaces.system, {"app": "keda-admission"}), 9443)
     assert allowed(policies, keda, External("10.0.0.1"), 443)  # the API server
     assert not allowed(policies, Pod(cfg.namespaces.loadtest, {}), _prometheus(cfg), 9090)
+
+
+def test_gateway_proxies_reach_the_chat_ui_and_nothing_else_new():
+    from components import chat_ui
+
+    cfg = loaded(chatUi={"enabled": True, "hostname": "chat.example.com"}).stack
+    eps = server_endpoints(cfg)
+    policies = network.network_policies(cfg, eps) + chat_ui.network_policies(cfg)
+    ui = Pod(cfg.chat_ui.namespace, dict(chat_ui.POD))
+    assert allowed(policies, _proxy(cfg), ui, chat_ui.PORT)
+    assert not allowed(policies, Pod(cfg.namespaces.loadtest, {}), ui, chat_ui.PORT)
+    assert allowed(policies, ui, _proxy(cfg), HTTPS_IN_PROXY)  # the UI calls the API through the gateway
+    assert not allowed(policies, ui, _server_pod(eps[0]), eps[0].port)
