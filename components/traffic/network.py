@@ -120,7 +120,7 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
         listener_ports = [names.proxy_container_port(names.HTTPS_PORT)]
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             listener_ports.append(names.proxy_container_port(names.HTTP_PORT))
-        egress = [{"to": [_ns(ep.namespace)], "ports": _tcp(ep.port)} for ep in endpoints]
+        egress = [{"to": [_pods_in(ep.namespace, ep.selector)], "ports": _tcp(ep.port)} for ep in endpoints]
         if cfg.chat_ui.enabled:
             # Imported here: chat_ui imports the traffic modules.
             from components import chat_ui
@@ -168,7 +168,7 @@ def loadtest_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list
         proxies = _pods_in(cfg.namespaces.system, names.proxy_pod_labels(cfg.namespaces.gateway))
         targets = [{"to": [proxies], "ports": _tcp(names.proxy_container_port(names.HTTPS_PORT))}]
     else:
-        targets = [{"to": [_ns(ep.namespace)], "ports": _tcp(ep.port)} for ep in endpoints]
+        targets = [{"to": [_pods_in(ep.namespace, ep.selector)], "ports": _tcp(ep.port)} for ep in endpoints]
     out = [_same_namespace(ns), _policy("allow-load-targets", ns, None, egress=targets)]
     if cfg.monitoring.enabled:
         out.append(_policy("allow-prometheus", ns, None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.endpoints import server_endpoints
@@ -117,3 +119,12 @@ def test_gateway_proxies_reach_the_chat_ui_and_nothing_else_new():
     assert not allowed(policies, Pod(cfg.namespaces.loadtest, {}), ui, chat_ui.PORT)
     assert allowed(policies, ui, _proxy(cfg), HTTPS_IN_PROXY)  # the UI calls the API through the gateway
     assert not allowed(policies, ui, _server_pod(eps[0]), eps[0].port)
+
+
+def test_the_proxies_egress_names_each_server_not_the_whole_namespace(stack):
+    cfg, eps, policies = stack
+    other = Pod(cfg.namespaces.models, {"app.kubernetes.io/name": "model-prepare", "app.kubernetes.io/instance": "phi"})
+    assert not allowed(policies, _proxy(cfg), other, eps["phi"].port)
+    proxy_policy = next(p for p in policies if p["metadata"]["name"] == "gateway-proxy")
+    rules = [(json.dumps(r["to"], sort_keys=True), json.dumps(r["ports"], sort_keys=True)) for r in proxy_policy["spec"]["egress"]]
+    assert len(rules) == len(set(rules)), "duplicate egress rules"
