@@ -49,8 +49,7 @@ def create_app(settings: Settings, on_load_failure: Callable[[Exception], None] 
         task = asyncio.create_task(_load(state, on_load_failure))
         yield
         task.cancel()
-        if state.engine.ready or getattr(state.engine, "_process", None) is not None:
-            await state.engine.stop()
+        await state.engine.stop()
 
     app = FastAPI(title="onnx-server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = state
@@ -106,12 +105,13 @@ async def _load(state: ServerState, on_failure: Callable[[Exception], None] | No
     state.engine.on_engine_exit = lambda: on_failure and on_failure(RuntimeError("engine process exited"))
     try:
         info = await state.engine.start()
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:
         log.error("model load failed: %s", exc)
         if on_failure:
             on_failure(exc)
         return
-    info = state.engine.info
     log.info("model ready", extra={"model": state.settings.served_model_name, "context_length": info.context_length,
                                    "load_seconds": round(time.monotonic() - started, 2)})
 

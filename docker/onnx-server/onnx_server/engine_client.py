@@ -54,6 +54,8 @@ class EngineClient:
         self._ids = itertools.count(1)
         self._send_lock = threading.Lock()
         self._closing = False
+        self._process = None
+        self.on_engine_exit: Callable[[], None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -73,6 +75,9 @@ class EngineClient:
         self.info = await self._loaded
 
     async def stop(self) -> None:
+        """Ask the engine process to finish; terminate it after 10 s. Safe when it never started."""
+        if self._process is None:
+            return
         self._closing = True
         try:
             self._send(("shutdown",))
@@ -186,5 +191,3 @@ class EngineClient:
                 future.set_exception(APIError(503, "the engine process exited", code="engine_down"))
         if self.on_engine_exit:
             self.on_engine_exit()
-
-    on_engine_exit: Callable[[], None] | None = None
