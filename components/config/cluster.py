@@ -167,6 +167,12 @@ def aks_problems(cfg) -> list:
         cpu = sorted(n for n, s in skus.SKUS.items() if not s.gpu)
         problems.append(Problem("slmkit:cluster.systemPool.vmSize", aks.system_pool.vm_size,
                                 "not a CPU VM size in the catalog", "use one of: " + ", ".join(cpu)))
+    if not any(_general_purpose(p, skus) for p in cfg.node_pools):
+        problems.append(Problem(
+            "slmkit:nodePools", [p.name for p in cfg.node_pools],
+            "no pool can run the kit's services (gateway, monitoring, operators): the system pool only takes add-ons",
+            "add a CPU pool without taints or spot and with minCount >= 1, e.g. {name: services, vmSize: Standard_D4ds_v5, minCount: 1, maxCount: 2}",
+            warning=True))  # their pods would stay Pending; a warning while fixtures rely on GPU-only stacks
     for i, pool in enumerate(cfg.node_pools):
         key = f"slmkit:nodePools[{i}]"
         sku = skus.SKUS.get(pool.vm_size or "")
@@ -188,3 +194,9 @@ def aks_problems(cfg) -> list:
 
 
 SYSTEM_POOL_NAME = "system"
+
+
+def _general_purpose(pool: NodePool, skus) -> bool:
+    """A pool anything can land on: a CPU size, no taints, not spot, always at least one node."""
+    sku = skus.SKUS.get(pool.vm_size or "")
+    return sku is not None and not sku.gpu and not pool.taints and not pool.spot and pool.min_count >= 1

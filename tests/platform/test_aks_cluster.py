@@ -161,3 +161,18 @@ def test_kubelogin_uses_the_az_login_session_not_a_device_code():
     assert out["users"][0]["user"]["exec"]["args"] == [
         "get-token", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630", "--environment", "AzurePublicCloud",
         "--login", "azurecli"]
+
+
+def test_private_cluster_in_an_existing_subnet():
+    subnet = "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/hub/subnets/aks"
+    raw = stack_raw("dev")
+    raw["cluster"].update(apiServer={"private": True}, network={"existingSubnetId": subnet})
+    r = run(raw, "dev")
+    assert not r.of_type("azure-native:network:VirtualNetwork") and not r.of_type("azure-native:network:Subnet")
+    c = r.inputs(CLUSTER)
+    assert c["apiServerAccessProfile"] == {"enablePrivateCluster": True}
+    assert c["agentPoolProfiles"][0]["vnetSubnetID"] == subnet
+    assert {r.inputs(AGENT_POOL, f"pool-{p.name}")["vnetSubnetID"] for p in r.loaded.stack.node_pools} == {subnet}
+    assert r.inputs(ROLE, "control-plane-network")["scope"] == subnet
+    assert r.outputs["aksApiEndpoint"] == ("https://slmkit-dev.privatelink.offline.invalid:443", False)
+    assert not [w for w in r.loaded.warning_lines() if "apiServer" in w]

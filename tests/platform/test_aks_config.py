@@ -111,3 +111,13 @@ def test_unknown_cluster_key_suggests_the_right_one():
     raw["cluster"]["gpuSoftwre"] = "aks-driver"
     assert any("slmkit:cluster.gpuSoftwre = aks-driver: unknown key; did you mean gpuSoftware?" in line
                for line in errors_of(raw))
+
+
+def test_a_pool_for_the_kits_services_is_asked_for():
+    raw = stack_raw("dev")
+    raw["nodePools"][1]["minCount"] = 0  # services could scale to nothing: operators would stay Pending
+    assert any("slmkit:nodePools = ['gput4', 'services']: no pool can run the kit's services" in w
+               for w in load(raw).warning_lines())
+    raw["nodePools"][1].update(minCount=1, taints=[{"key": "dedicated", "value": "onnx"}])
+    assert any("no pool can run the kit's services" in w for w in load(raw).warning_lines())
+    assert not any("no pool can run" in w for w in load(stack_raw("dev")).warning_lines())
