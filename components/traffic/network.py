@@ -28,6 +28,7 @@ WEBHOOK_PORTS = (9443, 10250, 6443)
 ENVOY_METRICS_PORT = 19001
 PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
 KUBE_DNS = {"k8s-app": "kube-dns"}
+CERT_MANAGER_CONTROLLER = {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
 
 
 def _ns(name: str) -> dict:
@@ -129,6 +130,10 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             # cert-manager's HTTP-01 solver pods run in the gateway namespace.
             egress.append({"to": [_ns(cfg.namespaces.gateway)], "ports": _tcp(8089)})
+        if cfg.gateway.tls.issuer.startswith("letsencrypt"):
+            # cert-manager checks its HTTP-01 answer at the public address before telling Let's Encrypt.
+            out.append(_policy("cert-manager-http01-self-check", ns, CERT_MANAGER_CONTROLLER,
+                               egress=[{"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(80)}]))
         # The public endpoint: clients come from anywhere (a LoadBalancer keeps their address).
         out.append(_policy("gateway-proxy", ns, proxies, ingress=[{"ports": _tcp(*listener_ports)}], egress=egress))
     return out

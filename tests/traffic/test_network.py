@@ -128,3 +128,12 @@ def test_the_proxies_egress_names_each_server_not_the_whole_namespace(stack):
     proxy_policy = next(p for p in policies if p["metadata"]["name"] == "gateway-proxy")
     rules = [(json.dumps(r["to"], sort_keys=True), json.dumps(r["ports"], sort_keys=True)) for r in proxy_policy["spec"]["egress"]]
     assert len(rules) == len(set(rules)), "duplicate egress rules"
+
+
+def test_cert_manager_may_self_check_http01_only_with_lets_encrypt(stack):
+    cfg, _, policies = stack
+    controller = Pod(cfg.namespaces.system, dict(network.CERT_MANAGER_CONTROLLER))
+    assert allowed(policies, controller, External("203.0.113.9"), 80)
+    assert not allowed(policies, Pod(cfg.namespaces.system, {"app": "keda-operator"}), External("203.0.113.9"), 80)
+    plain = network.network_policies(loaded().stack, server_endpoints(loaded().stack))
+    assert not allowed(plain, controller, External("203.0.113.9"), 80)
