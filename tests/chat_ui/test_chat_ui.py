@@ -16,7 +16,7 @@ from components.catalog.charts import CHARTS
 from components.config import ConfigError, load_from_file, validate_raw
 from components.offline import scan
 from components.traffic import gateway as traffic_gateway
-from tests.fixtures.plans import CRD_SCHEMAS, render_plan
+from tests.fixtures.plans import CRD_SCHEMAS, REPO, render_plan
 
 STACK = Path(__file__).resolve().parent / "stacks" / "Pulumi.chat.yaml"
 OIDC = {"providerUrl": "https://login.example.org/.well-known/openid-configuration", "clientId": "slmkit-chat"}
@@ -157,3 +157,22 @@ def test_plan_manifests_pass_schemas_and_checkov(plan, tmp_path):
         shutil.copy(path, tmp_path / path.name)
     failed, _ = scan.run_checkov(tmp_path)
     assert not failed, "\n".join(failed)
+
+
+def test_prod_with_the_chat_ui_on_serves_it_behind_trusted_tls(tmp_path):
+    doc = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())
+    doc["config"]["slmkit:chatUi"] = {"enabled": True, "hostname": "chat.example.com"}
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "plan"
+    proc = render_plan(["--config-file", str(stack_file)], out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    release = yaml.safe_load((out / "helm" / "open-webui.yaml").read_text())
+    assert release["version"] == CHARTS["open-webui"].version
+    assert release["values"]["openaiBaseApiUrl"] == "https://llm.example.com/v1"
+    objs = {(o["kind"], o["metadata"]["name"]): o for _, o in scan.load_manifests(out / "manifests")}
+    assert objs[("HTTPRoute", "open-webui")]["spec"]["hostnames"] == ["chat.example.com"]
+    cert = objs[("Certificate", "chat-ui")]
+    assert cert["spec"]["issuerRef"]["name"] == "slmkit-letsencrypt"  # trusted, not self-signed
+    gateway = objs[("Gateway", "slmkit")]
+    assert "chat.example.com" in {listener.get("hostname") for listener in gateway["spec"]["listeners"]}
