@@ -95,3 +95,8 @@ def test_server_survives_bad_input(onnx_server):
         response = post(onnx_server, "/v1/completions", content=body)
         assert response.status_code == 400, (body, response.text)
     assert httpx.get(onnx_server.base_url + "/health").status_code == 200
+
+
+def test_oversized_body_is_413(onnx_server):
+    body = b'{"model": "tiny-llama", "prompt": "' + b"a" * (17 * 2**20) + b'"}'
+    assert_error(post(onnx_server, "/v1/completions", content=body), 413, contains="exceeds the limit")

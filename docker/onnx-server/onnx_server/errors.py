@@ -68,11 +68,3 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # The traceback goes to the log (without request content); the client gets a generic 500.
-        import logging
-
-        logging.getLogger("onnx_server").exception("unhandled error: %s", type(exc).__name__)
-        return error_response(500, "internal server error", code="internal_error")

@@ -15,6 +15,8 @@ from .logs import request_id_var
 log = logging.getLogger("onnx_server.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 OPEN_PATHS = {"/health", "/ready", "/metrics"}
+# Far above any context window in JSON (128k tokens ~ 1 MB of text); stops memory abuse before parsing.
+MAX_BODY_BYTES = 16 * 2**20
 
 
 class ServerMiddleware:
@@ -32,11 +34,12 @@ class ServerMiddleware:
         token = request_id_var.set(request_id)
         scope.setdefault("state", {}).update(arrival=arrival, request_id=request_id)
         path = scope.get("path", "")
-        status_holder = {"status": 500}
+        status_holder = {"status": 500, "started": False}
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             await send(message)
@@ -48,6 +51,11 @@ class ServerMiddleware:
                 await _send_json(send_with_id, status, body, extra)
             else:
                 await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # a bug, not bad input: 500 with the request id, traceback to the log only
+            log.exception("unhandled error: %s", type(exc).__name__)
+            if not status_holder["started"]:
+                await _send_json(send_with_id, 500, error_body(500, "internal server error", code="internal_error"),
+                                 {})
         finally:
             status = status_holder["status"]
             if scope.get("state", {}).get("client_gone"):
@@ -69,6 +77,10 @@ class ServerMiddleware:
                                                                      key.get_secret_value().encode()):
                 return 401, error_body(401, "invalid or missing API key (send Authorization: Bearer <key>)",
                                        code="invalid_api_key"), {"www-authenticate": "Bearer"}
+        length = headers.get("content-length", "0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return 413, error_body(413, f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES}",
+                                   code="request_too_large"), {}
         if not self.state.ready:
             return 503, error_body(503, "model is loading; retry when /ready answers 200", code="not_ready"), \
                 {"retry-after": "5"}
