@@ -39,7 +39,8 @@ class Traffic(pulumi.ComponentResource):
 
         self.api_keys: pulumi.Output | None = None
         if cfg.gateway.enabled:
-            self._gateway(ctx, operators_ready + after)
+            # Not after the servers: routes and policies can exist while models are still loading.
+            self._gateway(ctx, operators_ready)
         self.register_outputs({"apiKeys": self.api_keys})
 
     def _release(self, ctx: StackContext, spec: operators.ReleaseSpec, after: list[pulumi.Resource]) -> pulumi.Resource:
