@@ -213,3 +213,9 @@ def test_thresholds_come_from_the_config(tmp_path: Path):
         "tests": [_alert_test("SlmErrorRateCritical", fired, "critical")]}), encoding="utf-8")
     result = promtool.run("test", "rules", "test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_missing_promtool_fails_naming_the_debian_package(monkeypatch):
+    monkeypatch.setattr(promtool.shutil, "which", lambda name: None)
+    with pytest.raises(AssertionError, match=r"apt-get install -y prometheus"):
+        promtool.run("check", "rules", "rules.yaml")
