@@ -78,12 +78,6 @@ def node_taints(pool: NodePool) -> list[str]:
             for t in pool_taints(pool, "aks") if t != SPOT_TAINT]
 
 
-def os_disk_type(pool: NodePool) -> str:
-    if pool.os_disk_type:
-        return pool.os_disk_type
-    return "Ephemeral" if skus.SKUS[pool.vm_size].ephemeral_os_disk else "Managed"
-
-
 def agent_pool_settings(cfg: StackConfig, pool: NodePool) -> dict[str, Any]:
     """AgentPool inputs for a user pool (everything but the cluster, resource group and subnet)."""
     aks = aks_of(cfg)
@@ -100,11 +94,14 @@ def agent_pool_settings(cfg: StackConfig, pool: NodePool) -> dict[str, Any]:
         "count": pool.min_count,  # the autoscaler owns the count after creation
         "node_taints": node_taints(pool),
         "node_labels": {**pool.node_labels, "slmkit.io/pool": pool.name},
-        "os_disk_type": os_disk_type(pool),
         "os_disk_size_gb": pool.os_disk_size_gb,
         "type": "VirtualMachineScaleSets",
         "tags": tags(cfg),
     }
+    if pool.os_disk_type:
+        # Unset, AKS picks Ephemeral when the VM's cache/temp disk holds the OS disk, else Managed:
+        # the same rule the catalog's per-size flag approximates, without guessing disk sizes.
+        settings["os_disk_type"] = pool.os_disk_type
     if pool.spot:
         # Priority cannot change after creation; eviction Delete so scale-from-zero can re-create nodes;
         # -1: pay up to the on-demand price rather than be evicted on price.
@@ -126,7 +123,6 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
         "os_type": "Linux",
         "os_sku": "Ubuntu",
         "orchestrator_version": aks.kubernetes_version,
-        "os_disk_type": "Ephemeral" if skus.SKUS[aks.system_pool.vm_size].ephemeral_os_disk else "Managed",
         "node_taints": [SYSTEM_TAINT],  # only add-ons here; workloads go to user pools
         "type": "VirtualMachineScaleSets",
     }

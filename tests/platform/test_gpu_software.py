@@ -75,4 +75,6 @@ def test_cpu_pools_get_no_gpu_profile_and_no_gpu_taint():
     cfg = validate_raw(stack_raw("prod"), "x", set()).stack
     cpu = agent_pool_settings(cfg, cfg.pool("cpu"))
     assert "gpu_profile" not in cpu and cpu["node_taints"] == []
-    assert cpu["os_disk_type"] == "Ephemeral"  # D16ds_v5 has a local disk
+    assert "os_disk_type" not in cpu  # AKS chooses Ephemeral where the VM's local disk holds the OS disk
+    managed = agent_pool_settings(cfg, cfg.pool("cpu").model_copy(update={"os_disk_type": "Managed", "os_disk_size_gb": 256}))
+    assert (managed["os_disk_type"], managed["os_disk_size_gb"]) == ("Managed", 256)
