@@ -167,7 +167,7 @@ def locust_command(profile: Profile, target: Target, out_dir: Path) -> list[str]
     return cmd + [user_class]
 
 
-def execute_load(profile: Profile, target: Target, out_dir: Path) -> dict:
+def execute_load(profile: Profile, target: Target, out_dir: Path, smoke_cases=None) -> dict:
     """Run Locust with this profile and evaluate it; returns the summary (also written to out_dir)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = out_dir / "raw"
@@ -194,7 +194,7 @@ def execute_load(profile: Profile, target: Target, out_dir: Path) -> dict:
     except FileNotFoundError:
         summary.update(verdict="invalid", validity=[{"check": "load_generator_finished", "observed": proc.returncode, "op": "==",
                                                      "limit": 0, "pass": False, "why": f"Locust wrote no records; see {out_dir / 'locust.log'}"}])
-        return finish(summary, [], out_dir)
+        return finish(summary, [], out_dir, smoke_cases)
     rules = profile.slo
     metrics = compute_metrics(records, run, rules)
     for r in records:
@@ -205,7 +205,7 @@ def execute_load(profile: Profile, target: Target, out_dir: Path) -> dict:
     summary.update(verdict=verdict(results, validity), metrics=metrics, rules=results, validity=validity,
                    run={"started_at": run["started_at"], "measure_from": run["measure_from"],
                         "load_stopped_at": run["load_stopped_at"], "processes": load.processes, "locust_exit_code": proc.returncode})
-    return finish(summary, records, out_dir)
+    return finish(summary, records, out_dir, smoke_cases)
 
 
 def base_summary(profile: Profile, target: Target, out_dir: Path) -> dict:
@@ -251,13 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             finish(summary, [], out_dir, smoke_cases)
             print(summary_text(summary, smoke_lines))
             return EXIT_PREFLIGHT_FAILED
-    summary = execute_load(profile.model_copy(update={"workload": profile.workload.model_copy(update={"model": target.model})}), target, out_dir)
-    if smoke_cases:
-        finish(summary, _read_records(out_dir), out_dir, smoke_cases)
+    profile = profile.model_copy(update={"workload": profile.workload.model_copy(update={"model": target.model})})
+    summary = execute_load(profile, target, out_dir, smoke_cases)
     print(summary_text(summary, smoke_lines))
     return EXIT_CODES[summary["verdict"]]
-
-
-def _read_records(out_dir: Path) -> list[dict]:
-    path = out_dir / "requests.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

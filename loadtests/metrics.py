@@ -21,7 +21,7 @@ def distribution(values: Iterable[float]) -> dict:
     if arr.size == 0:
         return {"count": 0, "mean": None, **{k: None for k in PERCENTILES}, "max": None}
     out = {"count": int(arr.size), "mean": float(arr.mean())}
-    out.update({k: float(v) for k, v in zip(PERCENTILES, np.percentile(arr, list(PERCENTILES.values())))})
+    out.update({k: float(v) for k, v in zip(PERCENTILES, np.percentile(arr, list(PERCENTILES.values())), strict=True)})
     out["max"] = float(arr.max())
     return out
 

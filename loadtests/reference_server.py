@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import random
 import secrets
@@ -112,6 +113,10 @@ def create_app(behaviour: ServerBehaviour) -> FastAPI:
     async def health() -> dict:
         return {"status": "ok"}
 
+    @app.get("/reference/stats")
+    async def reference_stats() -> dict:
+        return {"token_lateness": LATENESS.summary()}
+
     @app.get("/v1/models")
     async def models() -> dict:
         return {"object": "list", "data": [{"id": behaviour.model, "object": "model", "created": created, "owned_by": "slmkit"}]}
@@ -160,6 +165,26 @@ def create_app(behaviour: ServerBehaviour) -> FastAPI:
     return app
 
 
+class Lateness:
+    """How late the server emitted tokens against their deadlines. Benchmarks read it (GET /reference/stats)
+    to tell a late server from a client that measures badly: the truth is only the truth while this is ~0."""
+
+    def __init__(self) -> None:
+        self.samples: collections.deque[float] = collections.deque(maxlen=200_000)
+
+    def add(self, late_s: float) -> None:
+        self.samples.append(max(0.0, late_s) * 1000)
+
+    def summary(self) -> dict:
+        values = sorted(self.samples)
+        if not values:
+            return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+        return {"count": len(values), "p50_ms": values[len(values) // 2], "p99_ms": values[int(len(values) * 0.99)], "max_ms": values[-1]}
+
+
+LATENESS = Lateness()
+
+
 def token(i: int) -> str:
     return f"w{i} "
 
@@ -199,6 +224,7 @@ async def _events(b: ServerBehaviour, arrived: float, n_out: int, chat: bool, id
         delay = deadline - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        LATENESS.add(time.perf_counter() - deadline)
         yield chunk(token(i), finish if i == n_out - 1 else None)
     if n_out == 0:  # a stop sequence matched at once: only the finish reason
         yield chunk(None, finish)

@@ -8,6 +8,7 @@ ITL = gaps between content chunks. N comes from the server's `usage`, else it is
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -125,7 +126,7 @@ def finish(record: dict, t0: float, chunk_times: list[float], last_chunk: float 
         return
     record["ttft_ms"] = (chunk_times[0] - t0) * 1000
     record["e2el_ms"] = ((last_chunk or chunk_times[-1]) - t0) * 1000
-    record["itl_ms"] = [round((b - a) * 1000, 3) for a, b in zip(chunk_times, chunk_times[1:])]
+    record["itl_ms"] = [round((b - a) * 1000, 3) for a, b in itertools.pairwise(chunk_times)]
     record["content_chunks"] = len(chunk_times)
     if record["output_tokens"] is not None:
         record["output_tokens_source"] = "usage"

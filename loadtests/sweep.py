@@ -75,7 +75,7 @@ def plot(rows: list[dict], mode: str, best: float | None, path: Path) -> None:
     for key, label, marker in (("ttft_ms_p95", "TTFT p95 (ms)", "o"), ("tpot_ms_p95", "TPOT p95 (ms)", "s")):
         ax.plot(xs, [r[key] for r in rows], marker=marker, label=label)
     unit = "users" if mode == "concurrency" else "req/s"
-    for r, x in zip(rows, xs):
+    for r, x in zip(rows, xs, strict=True):
         colour = {"pass": "green", "fail": "red"}.get(r["verdict"], "grey")
         ax.annotate(f"{r['level']:g} {unit}\n{r['verdict']}", (x, r["ttft_ms_p95"] or 0), textcoords="offset points",
                     xytext=(4, 6), fontsize=8, color=colour)

@@ -8,6 +8,7 @@ Login credentials come from files or env (a mounted Kubernetes Secret), never fr
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
 import time
@@ -53,7 +54,7 @@ def install(environment, collector) -> None:
         if request.path.endswith("/stats/requests") and response.is_json:
             body = response.get_json()
             body["extended_stats"] = [{"key": "llm", "data": live_rows(collector)}]
-            response.set_data(__import__("json").dumps(body))
+            response.set_data(json.dumps(body))
         return response
 
     @web_ui.app.route("/slmkit/stats")

@@ -99,7 +99,7 @@ def word_tokenizer(folder: Path) -> Path:
 
 def run_guidellm(exe: Path, url: str, streams: int, duration: float, tokenizer: Path, work: Path) -> dict:
     out = work / f"guidellm-{streams}.json"
-    cmd = [str(exe), "benchmark", "run",
+    cmd = [str(exe), "run",
            "--backend", f"kind=openai_http,target={url},model=reference-model",
            "--profile", f"kind=concurrent,streams={streams}",
            "--constraint", f"kind=max_duration,seconds={duration:g}",
@@ -127,7 +127,12 @@ def guidellm_metrics(report: dict) -> dict:
             "ttft_mean_ms": metrics["time_to_first_token_ms"]["successful"]["mean"],
             "requests_per_s": metrics["requests_per_second"]["successful"]["mean"],
             "output_tokens_per_s": metrics["output_tokens_per_second"]["successful"]["mean"],
-            "requests": metrics["request_totals"]["successful"] if "request_totals" in metrics else None}
+            "requests": metrics["request_totals"]["successful"]}
+
+
+def server_on_time(row: dict) -> bool:
+    """The reference server emitted its tokens on schedule (p99 lateness under 5% of a token interval)."""
+    return row["server_late_p99_ms"] is not None and row["server_late_p99_ms"] <= TOLERANCE * ITL_MS
 
 
 def accurate(row: dict) -> bool:
@@ -145,10 +150,10 @@ def plot(rows: list[dict], path: Path) -> None:
     for tool, marker in (("slmkit", "o"), ("guidellm", "s")):
         pts = sorted((r["streams"], 100 * error(r["ttft_p50_ms"], TTFT_MS)) for r in rows if r["tool"] == tool and r["processes"] == 1)
         if pts:
-            ax.plot(*zip(*pts), marker=marker, label=f"{tool}: TTFT p50 error")
+            ax.plot(*zip(*pts, strict=True), marker=marker, label=f"{tool}: TTFT p50 error")
         pts = sorted((r["streams"], 100 * error(r["tpot_p50_ms"], ITL_MS)) for r in rows if r["tool"] == tool and r["processes"] == 1)
         if pts:
-            ax.plot(*zip(*pts), marker=marker, linestyle="--", label=f"{tool}: TPOT p50 error")
+            ax.plot(*zip(*pts, strict=True), marker=marker, linestyle="--", label=f"{tool}: TPOT p50 error")
     ax.axhspan(-5, 5, color="green", alpha=0.08, label="within 5%")
     ax.set_xlabel("concurrent streams (50 tokens/s each), one load-generator process")
     ax.set_ylabel("error vs. truth (%)")
@@ -161,13 +166,13 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| tool | streams | processes | TTFT p50 (ms) | err | TPOT p50 (ms) | err | tokens/s | verdict | lag p99 (ms) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = ["| tool | streams | processes | TTFT p50 (ms) | err | TPOT p50 (ms) | err | tokens/s | verdict | lag p99 (ms) | server late p99 (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         lag = r.get("lag_p99_ms")
         lines.append(f"| {r['tool']} | {r['streams']} | {r['processes']} | {r['ttft_p50_ms']:.1f} | {100 * error(r['ttft_p50_ms'], TTFT_MS):+.1f}% "
                      f"| {r['tpot_p50_ms']:.2f} | {100 * error(r['tpot_p50_ms'], ITL_MS):+.1f}% | {r['output_tokens_per_s']:.0f} "
-                     f"| {r.get('verdict', '-')} | {'-' if lag is None else f'{lag:.1f}'} |")
+                     f"| {r.get('verdict', '-')} | {'-' if lag is None else f'{lag:.1f}'} | {r['server_late_p99_ms']:.2f} |")
     return "\n".join(lines)
 
 
@@ -183,37 +188,48 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.out / "work"
     work.mkdir(exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(port)
     rows: list[dict] = []
-    try:
+    load_before = os.getloadavg()
+
+    def measure(label: str, run) -> None:
+        """One level on a fresh reference server; its token lateness says whether the truth held."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = start_server(port)
+        try:
+            print(f"{label} ...", end=" ", flush=True)
+            row = run(url)
+            import httpx
+
+            late = httpx.get(f"{url}/reference/stats", timeout=5).json()["token_lateness"]
+            row["server_late_p50_ms"], row["server_late_p99_ms"] = late["p50_ms"], late["p99_ms"]
+            rows.append(row)
+            print(f"TTFT p50 {row['ttft_p50_ms']:.1f} ms, TPOT p50 {row['tpot_p50_ms']:.2f} ms, {row.get('verdict', '')} "
+                  f"(server late p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms)", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    for n in levels:
+        measure(f"slmkit   {n:4d} streams, 1 process", lambda url, n=n: run_slmkit(url, n, duration, 1, work))
+    n = max(levels)
+    measure(f"slmkit   {n:4d} streams, 2 processes", lambda url: run_slmkit(url, n, duration, 2, work))
+    if not args.skip_guidellm:
+        exe = ensure_guidellm()
+        tokenizer = word_tokenizer(work / "word-tokenizer")
         for n in levels:
-            print(f"slmkit   {n:4d} streams, 1 process ...", end=" ", flush=True)
-            rows.append(run_slmkit(url, n, duration, 1, work))
-            print(f"TTFT p50 {rows[-1]['ttft_p50_ms']:.1f} ms, TPOT p50 {rows[-1]['tpot_p50_ms']:.2f} ms, {rows[-1]['verdict']}", flush=True)
-        n = max(levels)
-        print(f"slmkit   {n:4d} streams, 2 processes ...", end=" ", flush=True)
-        rows.append(run_slmkit(url, n, duration, 2, work))
-        print(f"TTFT p50 {rows[-1]['ttft_p50_ms']:.1f} ms, TPOT p50 {rows[-1]['tpot_p50_ms']:.2f} ms, {rows[-1]['verdict']}", flush=True)
-        if not args.skip_guidellm:
-            exe = ensure_guidellm()
-            tokenizer = word_tokenizer(work / "word-tokenizer")
-            for n in levels:
-                print(f"guidellm {n:4d} streams ...", end=" ", flush=True)
-                rows.append(run_guidellm(exe, url, n, duration, tokenizer, work))
-                print(f"TTFT p50 {rows[-1]['ttft_p50_ms']:.1f} ms, TPOT(ITL) p50 {rows[-1]['tpot_p50_ms']:.2f} ms", flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            measure(f"guidellm {n:4d} streams", lambda url, n=n: run_guidellm(exe, url, n, duration, tokenizer, work))
 
     def ceiling(tool):
-        good = [r["streams"] for r in rows if r["tool"] == tool and r["processes"] == 1 and accurate(r)]
+        good = [r["streams"] for r in rows if r["tool"] == tool and r["processes"] == 1 and accurate(r) and server_on_time(r)]
         return max(good, default=0)
 
-    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    on_time = [r for r in rows if not server_on_time(r)]
+    result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                          "load_average_1m_before": load_before[0], "load_average_1m_after": os.getloadavg()[0]},
               "truth": {"ttft_ms": TTFT_MS, "tpot_ms": ITL_MS, "tokens": TOKENS}, "duration_s": duration,
-              "rows": rows, "ceiling_streams_per_process": {"slmkit": ceiling("slmkit")}}
+              "rows": rows, "levels_where_the_server_was_late": sorted({(r["tool"], r["streams"]) for r in on_time}),
+              "ceiling_streams_per_process": {"slmkit": ceiling("slmkit")}}
     if not args.skip_guidellm:
         result["ceiling_streams_per_process"]["guidellm"] = ceiling("guidellm")
         g = result["ceiling_streams_per_process"]["guidellm"]

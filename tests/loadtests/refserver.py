@@ -28,7 +28,7 @@ def reference_server(*args: str) -> Iterator[str]:
     cmd = [sys.executable, "-m", "loadtests", "reference-server", "--port", str(port), *args]
     # Higher priority than the load generator, so the truth it serves stays on time on a busy machine.
     if os.geteuid() == 0:
-        cmd = ["nice", "-n", "-5", *cmd]
+        cmd = ["nice", "-n", "-10", *cmd]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -48,6 +48,11 @@ def reference_server(*args: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+CI_PROFILE = str(Path(__file__).resolve().parent / "ci-profile.yaml")
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loadtests", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    cmd = [sys.executable, "-m", "loadtests", *args]
+    if os.geteuid() == 0:  # the load generator's clock matters too on a shared machine
+        cmd = ["nice", "-n", "-5", *cmd]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
-from .refserver import free_port, reference_server, run_cli
+from .refserver import CI_PROFILE, free_port, reference_server, run_cli
 
 TTFT_MS, ITL_MS, TOKENS = 200.0, 20.0, 64
 
@@ -17,15 +17,16 @@ def server():
         yield url
 
 
-def gate(url, out, *extra, env=None):
-    proc = run_cli("run", "--host", url, "--profile", "smoke", "--out", str(out), "--no-smoke", *extra, env=env)
+def gate(url, out, *extra, env=None, profile=CI_PROFILE):
+    proc = run_cli("run", "--host", url, "--profile", profile, "--out", str(out), "--no-smoke", *extra, env=env)
     summary = json.loads((out / "summary.json").read_text())
     return proc, summary
 
 
 def test_selfcheck_measures_known_delays_within_5_percent(server, tmp_path):
+    # The strict built-in profile: a saturated generator would make this run invalid, not pass.
     proc, summary = gate(server, tmp_path, "--users", "4", "--warmup", "2", "--duration", "8", "--max-tokens", str(TOKENS),
-                         "--slo", "ttft_ms.p95<=1000", "--slo", "error_rate<=0")
+                         "--slo", "ttft_ms.p95<=1000", "--slo", "error_rate<=0", profile="smoke")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     m = summary["metrics"]
     assert m["ttft_ms"]["p50"] == pytest.approx(TTFT_MS, rel=0.05)
@@ -102,7 +103,7 @@ def test_missing_usage_makes_the_run_invalid(tmp_path):
 def test_open_loop_rate_and_shortfall(server, tmp_path):
     profile = tmp_path / "open.yaml"
     profile.write_text("workload: {max_tokens: 8}\nload: {mode: rate, rate: 8, arrival: constant, max_in_flight: 1, "
-                       "warmup_s: 1, duration_s: 4}\nslo: ['error_rate<=0']\nvalidity: {min_requests: 3}\n")
+                       "warmup_s: 1, duration_s: 4}\nslo: ['error_rate<=0']\nvalidity: {min_requests: 3, max_loop_lag_ms: 150}\n")
     proc = run_cli("run", "--host", server, "--profile", str(profile), "--out", str(tmp_path / "capped"), "--no-smoke")
     summary = json.loads((tmp_path / "capped" / "summary.json").read_text())
     # One request in flight at 340 ms each cannot carry 8 req/s: the generator fell behind, so the run proves nothing.

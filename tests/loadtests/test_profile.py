@@ -1,6 +1,5 @@
 """Profiles and SLO rules: the built-ins load, bad input gets a message that says where and how to fix it."""
 
-import argparse
 
 import pytest
 

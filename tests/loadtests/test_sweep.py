@@ -3,12 +3,12 @@
 import csv
 import json
 
-from .refserver import reference_server, run_cli
+from .refserver import CI_PROFILE, reference_server, run_cli
 
 
 def test_sweep_finds_the_highest_passing_level_and_writes_its_files(tmp_path):
     with reference_server("--ttft-ms", "50", "--itl-ms", "5", "--tokens", "16", "--max-concurrent", "2") as url:
-        proc = run_cli("sweep", "--host", url, "--profile", "smoke", "--out", str(tmp_path), "--levels", "1,2,6,12",
+        proc = run_cli("sweep", "--host", url, "--profile", CI_PROFILE, "--out", str(tmp_path), "--levels", "1,2,6,12",
                        "--warmup", "1", "--duration", "3", "--slo", "ttft_ms.p95<=150", "--slo", "error_rate<=0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads((tmp_path / "sweep.json").read_text())
