@@ -91,7 +91,8 @@ def gpu_metrics_source(cfg: StackConfig) -> str:
 
 def dcgm_service_monitor(cfg: StackConfig, interval: str) -> dict | None:
     """honorLabels keeps the exporter's own namespace/pod labels: they name the GPU's workload pod,
-    not the exporter pod, which is what the GPU dashboard groups by."""
+    not the exporter pod, which is what the GPU dashboard groups by. The exporter pod's own target
+    labels are dropped so they cannot stand in for a missing workload."""
     source = gpu_metrics_source(cfg)
     if source == "none":
         return None
@@ -107,7 +108,10 @@ def dcgm_service_monitor(cfg: StackConfig, interval: str) -> dict | None:
             "selector": {"matchLabels": dict(selector)},
             "namespaceSelector": {"matchNames": [namespace]},
             "endpoints": [{"port": DCGM_PORT_NAMES[source], "path": "/metrics", "interval": interval,
-                           "honorLabels": True}],
+                           "honorLabels": True,
+                           # Without this an idle GPU (no workload labels from DCGM) would be attributed
+                           # to the exporter's own pod and namespace.
+                           "relabelings": [{"action": "labeldrop", "regex": "pod|namespace|container"}]}],
         },
     }
 

@@ -104,6 +104,7 @@ def test_dcgm_monitor_follows_the_gpu_source(extra, source, namespace, port):
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] == port
     assert endpoint["honorLabels"] is True  # keep the GPU workload's pod/namespace labels
+    assert endpoint["relabelings"] == [{"action": "labeldrop", "regex": "pod|namespace|container"}]
     assert not schema_errors(monitor)
 
 
