@@ -71,7 +71,7 @@ def test_gateway_ui_plan_has_ui_login_and_gateway_key(gateway_ui_plan):
     assert set(objs[("Secret", "slmkit-locust-login")]["stringData"]) == {"password", "session-key"}
     svc = objs[("Service", "locust-master")]
     assert svc["spec"]["type"] == "ClusterIP" and {p["port"] for p in svc["spec"]["ports"]} == {8089, 5557}
-    assert ("Secret", "slmkit-loadtest-gateway-key") in objs
+    assert set(objs[("Secret", "slmkit-loadtest-gateway-key")]["stringData"]) == {"api-key"}
     for c in (m, w):
         assert all("valueFrom" not in e for e in c["env"]), "keys come from files, not env"
     jobs = sorted(name for kind, name in objs if kind == "Job")
