@@ -46,7 +46,7 @@ def test_prod_plan_has_the_gateway_tls_keys_and_a_backend_per_server(rendered_pl
     (secret,) = [s for s in _kinds(objs, "Secret") if s["metadata"]["name"] == names.CLIENT_KEYS_SECRET]
     assert set(secret["stringData"]) == set(cfg.gateway.api_key_names)
     assert set(secret["stringData"].values()) == {"<redacted>"}
-    (cert,) = _kinds(objs, "Certificate")
+    (cert,) = [c for c in _kinds(objs, "Certificate") if c["metadata"]["name"] == names.CERTIFICATE]
     assert cert["spec"]["dnsNames"] == [cfg.gateway.hostname]
     assert _kinds(objs, "BackendTrafficPolicy")  # prod sets a token rate limit
     assert _kinds(objs, "ClientTrafficPolicy")[0]["spec"]["connection"]["bufferLimit"] == cfg.gateway.request_buffer_limit
@@ -107,3 +107,15 @@ def test_local_without_gateway_declares_no_gateway_objects(rendered_plans):
     objs = _manifests(rendered_plans["local"])
     assert not cfg.gateway.enabled, "the local stack runs without a gateway (port-forward, docs/traffic.md)"
     assert not [o for o in objs if o["apiVersion"].startswith(("gateway.", "aigateway.", "cert-manager."))]
+
+
+def test_traffic_objects_are_children_of_the_traffic_component(rendered_plans):
+    resources = json.loads((rendered_plans["prod"] / "resources.json").read_text())
+    (component,) = [r for r in resources if r["type"] == "slmkit:traffic:Traffic"]
+    kinds = ("ScaledObject", "AIGatewayRoute", "SecurityPolicy", "NetworkPolicy", "helm.sh/v3:Release")
+    mine = [r for r in resources if r["type"].endswith(kinds) and r["parent"] == component["urn"]]
+    network = [r for r in resources if r["type"].endswith("NetworkPolicy")]
+    chat = [r for r in network if r["parent"] != component["urn"]]  # the chat UI declares its own namespace's
+    assert all("slmkit-chat/" in r["name"] for r in chat)
+    assert {r["type"].rsplit(":", 1)[-1] for r in mine} >= {"ScaledObject", "AIGatewayRoute", "SecurityPolicy",
+                                                              "NetworkPolicy", "Release"}
