@@ -12,6 +12,7 @@ from components.catalog import metrics as catalog
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s.objects import meta
+from components.traffic.names import proxy_pod_labels
 
 API = "monitoring.coreos.com/v1"
 # The operator selects monitors and rules carrying this label (kube-prometheus-stack values).
@@ -65,10 +66,7 @@ def gateway_pod_monitor(cfg: StackConfig, interval: str) -> dict:
         "apiVersion": API, "kind": "PodMonitor",
         "metadata": meta(GATEWAY_MONITOR, cfg.namespaces.monitoring, _labels()),
         "spec": {
-            "selector": {"matchLabels": {
-                "app.kubernetes.io/managed-by": "envoy-gateway",
-                "gateway.envoyproxy.io/owning-gateway-namespace": cfg.namespaces.gateway,
-            }},
+            "selector": {"matchLabels": proxy_pod_labels(cfg.namespaces.gateway)},
             "namespaceSelector": {"matchNames": namespaces},
             "podMetricsEndpoints": [{"port": gw.container_port_name, "path": gw.path, "interval": interval}],
         },

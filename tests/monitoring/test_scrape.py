@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from components.catalog import metrics as catalog
 from components.endpoints import server_endpoints
 from components.monitoring import alerts, scrape
+from components.traffic.names import proxy_pod_labels
 from tests.monitoring.configs import OLLAMA, ONNX, VLLM, loaded
 
 CRD_SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "crd-schemas"
@@ -81,7 +82,9 @@ def test_gateway_monitor_scrapes_the_ai_gateway_sidecar_port():
     monitor = scrape.gateway_pod_monitor(cfg, "30s")
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == catalog.GATEWAY.container_port_name == "aigw-metrics"
-    assert monitor["spec"]["selector"]["matchLabels"]["gateway.envoyproxy.io/owning-gateway-namespace"] == cfg.namespaces.gateway
+    # the traffic concern's description of its proxy pods (the same labels its NetworkPolicies use)
+    assert monitor["spec"]["selector"]["matchLabels"] == proxy_pod_labels(cfg.namespaces.gateway)
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"
     assert set(monitor["spec"]["namespaceSelector"]["matchNames"]) == {cfg.namespaces.system, cfg.namespaces.gateway}
 
 
