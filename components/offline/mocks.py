@@ -72,6 +72,7 @@ _AZURE_NAME_INPUT = {  # the input that names each Azure resource (else the Pulu
     "containerservice:AgentPool": "agentPoolName", "containerservice:MaintenanceConfiguration": "configName",
     "keyvault:Vault": "vaultName", "keyvault:Secret": "secretName",
     "managedidentity:FederatedIdentityCredential": "federatedIdentityCredentialResourceName",
+    "monitor:DataCollectionRule": "dataCollectionRuleName",
 }
 
 
@@ -88,7 +89,8 @@ def azure_resource(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[
                 "containerservice:ManagedCluster": "Microsoft.ContainerService/managedClusters",
                 "keyvault:Vault": "Microsoft.KeyVault/vaults",
                 "managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
-                "operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces"}.get(kind, kind.replace(":", "/"))
+                "operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces",
+                "monitor:DataCollectionRule": "Microsoft.Insights/dataCollectionRules"}.get(kind, kind.replace(":", "/"))
     rid = f"/subscriptions/{sub}/resourceGroups/{name if provider is None else rg}"
     if provider is not None:
         rid += f"/providers/{provider}/{name}"

@@ -19,6 +19,7 @@ from pulumi_azure_native import (
     authorization,
     containerservice,
     managedidentity,
+    monitor,
     network,
     operationalinsights,
     resources,
@@ -174,6 +175,25 @@ def maintenance_settings(cfg: StackConfig) -> dict[str, Any]:
                                    "start_time": f"{window.start_hour:02d}:00", "utc_offset": "+00:00"}}
 
 
+CI_STREAM = "Microsoft-ContainerInsights-Group-Default"
+
+
+def container_insights_rule(cfg: StackConfig) -> dict[str, Any]:
+    """The data collection rule Container Insights needs with managed-identity auth (the CLI and
+    portal create it when enabling the add-on; an ARM deployment must declare it)."""
+    return {
+        "data_collection_rule_name": f"MSCI-{aks_of(cfg).location}-{names(cfg)['cluster']}",
+        "location": aks_of(cfg).location,
+        "kind": "Linux",
+        "data_sources": {"extensions": [{
+            "name": "ContainerInsightsExtension", "extension_name": "ContainerInsights", "streams": [CI_STREAM],
+            "extension_settings": {"dataCollectionSettings": {"interval": "1m", "namespaceFilteringMode": "Off",
+                                                              "enableContainerLogV2": True}}}]},
+        "data_flows": [{"streams": [CI_STREAM], "destinations": ["workspace"]}],
+        "tags": tags(cfg),
+    }
+
+
 def tags(cfg: StackConfig) -> dict[str, str]:
     return {"app": "slmkit", "environment": cfg.environment, "managed-by": "pulumi"}
 
@@ -307,6 +327,12 @@ class AksPlatform(pulumi.ComponentResource):
         self.cluster = cluster
         self.cluster_name = cluster.name
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
+        rule = monitor.DataCollectionRule(
+            "container-insights", resource_group_name=rg.name, **container_insights_rule(cfg),
+            destinations={"log_analytics": [{"name": "workspace", "workspace_resource_id": workspace.id}]}, opts=child)
+        monitor.DataCollectionRuleAssociation(
+            "container-insights", association_name="ContainerInsightsExtension", resource_uri=cluster.id,
+            data_collection_rule_id=rule.id, opts=child)
         containerservice.MaintenanceConfiguration(
             "upgrade-window", resource_group_name=rg.name, resource_name_=cluster.name, **maintenance_settings(cfg),
             opts=child)

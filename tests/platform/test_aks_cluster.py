@@ -176,3 +176,14 @@ def test_private_cluster_in_an_existing_subnet():
     assert r.inputs(ROLE, "control-plane-network")["scope"] == subnet
     assert r.outputs["aksApiEndpoint"] == ("https://slmkit-dev.privatelink.offline.invalid:443", False)
     assert not [w for w in r.loaded.warning_lines() if "apiServer" in w]
+
+
+def test_container_insights_sends_to_the_workspace_through_a_rule_on_the_cluster(dev):
+    rule = dev.inputs("azure-native:monitor:DataCollectionRule")
+    (dest,) = rule["destinations"]["logAnalytics"]
+    assert dest["workspaceResourceId"].endswith("/workspaces/slmkit-dev-logs")
+    assert rule["dataFlows"] == [{"streams": ["Microsoft-ContainerInsights-Group-Default"], "destinations": [dest["name"]]}]
+    assert rule["dataSources"]["extensions"][0]["extensionName"] == "ContainerInsights"
+    assoc = dev.inputs("azure-native:monitor:DataCollectionRuleAssociation")
+    assert assoc["resourceUri"].endswith("/managedClusters/slmkit-dev")
+    assert assoc["dataCollectionRuleId"].endswith("/MSCI-eastus2-slmkit-dev")
