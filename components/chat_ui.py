@@ -21,11 +21,10 @@ from components.config import NAMESPACE, StackConfig
 from components.context import StackContext
 from components.k8s import objects, security
 from components.k8s.declare import declare
-from components.loadtest.common import gateway_url
 from components.loadtest.component import gateway_client_key
 from components.platform.secrets import secret_object
 from components.traffic import names as gateway_names
-from components.traffic.gateway import issuer_name
+from components.traffic.gateway import issuer_name, public_url
 
 RELEASE = "open-webui"  # also the chart's Service, StatefulSet and PVC name
 PORT, SERVICE_PORT = 8080, 80
@@ -76,7 +75,7 @@ def release_values(cfg: StackConfig) -> dict:
         "ollama": {"enabled": False}, "pipelines": {"enabled": False}, "tika": {"enabled": False},
         "websocket": {"enabled": False, "redis": {"enabled": False}},
         "enableOpenaiApi": True,
-        "openaiBaseApiUrl": f"{gateway_url(cfg)}/v1",
+        "openaiBaseApiUrl": public_url(cfg),
         "openaiApiKey": "",  # the key comes from the Secret (extraEnvVars), never from values
         "extraEnvVars": env,
         "sso": sso,

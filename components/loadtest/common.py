@@ -13,7 +13,7 @@ from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.secrets import SERVER_API_KEY_KEY, SERVER_API_KEY_SECRET
-from components.traffic import names as gateway_names
+from components.traffic.gateway import public_url
 
 SERVICE_ACCOUNT = "slmkit-loadtest"
 # A gateway client key copied into the load-test namespace (a pod mounts Secrets of its own namespace only).
@@ -37,12 +37,10 @@ def labels(component: str, instance: str | None = None) -> dict[str, str]:
 
 
 def gateway_url(cfg: StackConfig) -> str:
-    """A public hostname must be dialled by name (the listener matches SNI and Host on it; inside
-    the cluster the LoadBalancer address is short-circuited to the proxies). Without one, the
-    proxy Service answers any name."""
-    if cfg.gateway.hostname:
-        return f"https://{cfg.gateway.hostname}"
-    return f"https://{gateway_names.proxy_service_host(cfg.namespaces.system)}"
+    """The gateway's base URL as clients use it, without `/v1`: the public hostname when set
+    (inside the cluster the LoadBalancer address leads to the proxies), else the proxy Service,
+    which the self-signed certificate names."""
+    return public_url(cfg).removesuffix("/v1")
 
 
 @dataclass(frozen=True)
