@@ -15,6 +15,7 @@ from components.config import StackConfig
 from . import names
 from .ratelimit_store import redis_url
 
+# For charts whose default is no requests or limits at all (AI Gateway controller, cert-manager).
 SMALL = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
 
 
@@ -45,8 +46,8 @@ def envoy_gateway_values(cfg: StackConfig) -> dict:
     }
     if cfg.gateway.rate_limit is not None:
         envoy_gateway["rateLimit"] = {"backend": {"type": "Redis", "redis": {"url": redis_url(cfg)}}}
-    return {"config": {"envoyGateway": envoy_gateway},
-            "deployment": {"replicas": 1, "envoyGateway": {"resources": SMALL}}}
+    # The chart's own requests and limits for the controller (100m / 256Mi, up to 1Gi) fit; kept.
+    return {"config": {"envoyGateway": envoy_gateway}, "deployment": {"replicas": 1}}
 
 
 def ai_gateway_values(cfg: StackConfig) -> dict:
@@ -72,7 +73,9 @@ def cert_manager_values(cfg: StackConfig) -> dict:
 
 
 def keda_values(cfg: StackConfig) -> dict:
-    return {"resources": {"operator": SMALL, "metricServer": SMALL, "webhooks": SMALL}}
+    """The chart's defaults are hardened (non-root, read-only, no capabilities) and sized; only
+    Prometheus (in-cluster, no auth) is its metrics source, so nothing to configure."""
+    return {}
 
 
 def releases(cfg: StackConfig, autoscaling: bool) -> list[ReleaseSpec]:
