@@ -9,10 +9,10 @@ from components.context import StackContext
 from components.k8s import objects
 from components.k8s.declare import declare
 
-# Operator namespaces run third-party charts (Envoy, KEDA, cert-manager, GPU Operator, node exporter)
-# whose pods are not all `restricted`-compliant: `baseline` there, `restricted` where the kit's own
-# pods run.
-BASELINE = {"monitoring", "gateway", "system"}
+# Operator namespaces run third-party charts (Envoy, KEDA, cert-manager) whose pods are not all
+# `restricted`-compliant: `baseline` there, `restricted` where the kit's own pods run. Node exporter
+# (and dcgm-exporter) need host network, PID and paths, which only `privileged` admits.
+POD_SECURITY = {"monitoring": "privileged", "gateway": "baseline", "system": "baseline"}
 
 
 def kit_namespaces(cfg: StackConfig) -> dict[str, str]:
@@ -27,7 +27,7 @@ def kit_namespaces(cfg: StackConfig) -> dict[str, str]:
 
 
 def namespace_objects(cfg: StackConfig) -> list[dict]:
-    return [objects.namespace(name, "baseline" if role in BASELINE else "restricted")
+    return [objects.namespace(name, POD_SECURITY.get(role, "restricted"))
             for role, name in kit_namespaces(cfg).items()]
 
 
