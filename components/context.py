@@ -16,6 +16,7 @@ from components.endpoints import ServerEndpoint, server_endpoints
 class StackContext:
     loaded: LoadedConfig
     provider: pulumi.ProviderResource | None = None
+    platform: Any = None  # the AKS component when cluster.kind is aks (pools, identity, Key Vault)
     secrets: Any = None  # components.platform.secrets.SecretStore, set once the store exists
     namespaces: dict[str, pulumi.Resource] = field(default_factory=dict)  # name -> Namespace resource
     outputs: dict[str, Any] = field(default_factory=dict)  # exported by __main__ as stack outputs

@@ -86,6 +86,10 @@ def check(stack_file: Path, shown: str) -> str:
         return f"ok: pulumi CLI found; kube context '{name}' reachable at {server}"
     if shutil.which("az") is None:
         raise Missing("the Azure CLI is needed for AKS stacks: https://learn.microsoft.com/cli/azure/install-azure-cli")
+    if shutil.which("kubelogin") is None:
+        # AKS with Entra ID: the Kubernetes provider authenticates through kubelogin.
+        raise Missing("kubelogin is needed for AKS with Entra ID: `az aks install-cli` "
+                      "(or https://azure.github.io/kubelogin/install.html)")
     probe = subprocess.run(["az", "account", "show", "-o", "none"], capture_output=True, text=True)
     if probe.returncode != 0:
         raise Missing("not logged in to Azure: `az login` (and `az account set --subscription ID`)")
