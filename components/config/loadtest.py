@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import ConfigModel
+
+# The gate runs in the load-test image, which carries only the built-in profiles.
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "loadtests" / "profiles"
 
 
 class LoadTestUi(ConfigModel):
@@ -19,3 +23,12 @@ class LoadTest(ConfigModel):
     smoke: bool = True
     skip_content_checks: bool = False  # tiny or test models cannot do arithmetic
     ui: LoadTestUi = Field(default_factory=LoadTestUi)
+
+    @field_validator("profile")
+    @classmethod
+    def _built_in_profile(cls, value: str) -> str:
+        if not (PROFILES_DIR / f"{value}.yaml").is_file():
+            known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+            raise ValueError(f"not a built-in load-test profile (the in-cluster gate has only these: {known}); "
+                             "add a file to loadtests/profiles/ and rebuild the load-test image")
+        return value

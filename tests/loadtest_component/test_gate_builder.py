@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from components.endpoints import server_endpoints
@@ -99,3 +100,10 @@ def test_deadline_covers_the_profile_and_the_smoke_suite():
 def test_gate_off_declares_no_job():
     cfg = config(changed(raw_config(LOCAL_STACK), "loadtest", "gate", False))
     assert gate.gate_jobs(cfg, server_endpoints(cfg)) == []
+
+
+def test_an_unknown_profile_is_a_config_error_naming_the_built_in_ones():
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match="built-in load-test profile.*local"):
+        config(changed(raw_config(LOCAL_STACK), "loadtest", "profile", "/home/me/my-profile.yaml"))
