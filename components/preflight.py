@@ -90,7 +90,7 @@ def check(stack_file: Path, shown: str) -> str:
         # AKS with Entra ID: the Kubernetes provider authenticates through kubelogin.
         raise Missing("kubelogin is needed for AKS with Entra ID: `az aks install-cli` "
                       "(or https://azure.github.io/kubelogin/install.html)")
-    probe = subprocess.run(["az", "account", "show", "-o", "none"], capture_output=True, text=True)
+    probe = subprocess.run(["az", "account", "show", "-o", "none"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         raise Missing("not logged in to Azure: `az login` (and `az account set --subscription ID`)")
     return "ok: pulumi CLI found; Azure CLI logged in"

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from .base import NAMESPACE, ConfigError, ConfigModel, Problem, problems_from_validation
-from .cluster import AksCluster, Cluster, ExistingCluster, NodePool, Taint
 from .chat_ui import ChatUi
+from .cluster import AksCluster, Cluster, ExistingCluster, NodePool, Taint
 from .gateway import Gateway
 from .loadtest import LoadTest
 from .monitoring import Monitoring
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # Keys that hold secret values. They are read with get_secret and never enter the typed model.
-SECRET_KEYS = ("hfToken", "apiKeys", "grafanaAdminPassword")
+SECRET_KEYS = ("hfToken", "apiKeys", "grafanaAdminPassword", "chatUiOidcClientSecret")
 
 
 class StackConfig(ConfigModel):

@@ -35,7 +35,7 @@ class ImageRef(ConfigModel):
             raise ValueError("'latest' is not a pinned version; use a release tag such as v0.18.2")
         return tag
 
-    def resolve(self, engine: str) -> "ImageRef":
+    def resolve(self, engine: str) -> ImageRef:
         repo, tag = images.ENGINE_IMAGES[engine]
         return ImageRef(repository=self.repository or repo, tag=self.tag or tag, digest=self.digest)
 
@@ -104,7 +104,7 @@ class OnnxOptions(ConfigModel):
     max_queue: int = Field(default=32, ge=0)
 
     @model_validator(mode="after")
-    def _prebuilt_needs_repo(self) -> "OnnxOptions":
+    def _prebuilt_needs_repo(self) -> OnnxOptions:
         if self.source == "prebuilt" and not self.prebuilt_repo:
             raise ValueError("source: prebuilt needs prebuiltRepo (a Hugging Face repo with ONNX files)")
         return self

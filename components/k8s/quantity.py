@@ -11,7 +11,7 @@ _SUFFIX = {
 _PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 
 
-def parse_quantity(text: str | int | float) -> float:
+def parse_quantity(text: str | float) -> float:
     if isinstance(text, (int, float)):
         return float(text)
     match = _PATTERN.match(text.strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import runpy
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -23,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @dataclass
 class PlanResult:
     loaded: LoadedConfig
-    records: list[dict[str, Any]]  # type, name, urn, parent, custom, inputs (secrets still wrapped)
+    records: list[dict[str, Any]]  # type, name, urn, parent, custom, inputs (secrets still marked), provider
+    outputs: dict[str, Any]  # the stack's exports (secrets still marked)
 
 
 def pulumi_config(raw: dict[str, Any], secret_names: set[str]) -> tuple[dict[str, str], list[str]]:
@@ -35,6 +38,8 @@ def pulumi_config(raw: dict[str, Any], secret_names: set[str]) -> tuple[dict[str
 def run_plan(loaded: LoadedConfig, raw: dict[str, Any], stack: str) -> PlanResult:
     config, secret_keys = pulumi_config(raw, loaded.secrets_present)
     pulumi.runtime.set_all_config(config, secret_keys)
+    # A fresh loop: tests run several programs in one process, and a finished run closes its loop.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = SlmkitMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="slmkit", stack=stack, preview=True, monitor=monitor)
@@ -44,4 +49,17 @@ def run_plan(loaded: LoadedConfig, raw: dict[str, Any], stack: str) -> PlanResul
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")))
     finally:
         os.chdir(cwd)
-    return PlanResult(loaded, monitor.records)
+    return PlanResult(loaded, monitor.records, stack_outputs())
+
+
+def stack_outputs() -> dict[str, Any]:
+    """The program's exports, resolved; secret ones marked as the engine marks secret inputs.
+    (Under mocks the root stack never registers them over RPC: read them off the stack object.)"""
+    from pulumi.runtime.settings import get_root_resource
+
+    out = {}
+    for name, value in (get_root_resource().outputs or {}).items():
+        output = pulumi.Output.from_input(value)
+        resolved = _sync_await(output.future())
+        out[name] = rpc.wrap_rpc_secret(resolved) if _sync_await(output.is_secret()) else resolved
+    return out

@@ -37,6 +37,7 @@ class RecordingMonitor(MockMonitor):
                 self.records.append({
                     "type": request.type, "name": request.name, "urn": response.urn,
                     "parent": request.parent, "custom": bool(request.custom), "inputs": inputs,
+                    "provider": request.provider, "dependencies": list(request.dependencies),
                 })
         return response
 

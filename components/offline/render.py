@@ -80,7 +80,8 @@ def write_plan(out: Path, loaded: LoadedConfig, records: list[dict]) -> list[dic
             release = clean(r["inputs"])
             (helm_dir / f"{r['name'].replace('/', '__')}.yaml").write_text(yaml.safe_dump(release, sort_keys=False), encoding="utf-8")
     resources = [{"type": r["type"], "name": r["name"], "urn": r["urn"], "parent": r["parent"],
-                  "custom": r["custom"], "inputs": clean(r["inputs"])} for r in records]
+                  "custom": r["custom"], "provider": r.get("provider", ""), "inputs": clean(r["inputs"])}
+                 for r in records]
     (out / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=False), encoding="utf-8")
     (out / "plan.txt").write_text(plan_text(loaded, records), encoding="utf-8")
     return objs

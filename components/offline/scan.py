@@ -86,7 +86,7 @@ def run_checkov(manifest_dir: Path) -> tuple[list[str], int]:
     proc = subprocess.run(
         [str(CHECKOV), "-d", str(manifest_dir), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json",
          "--skip-check", ",".join(checkov_skips())],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        check=False, capture_output=True, text=True, timeout=900, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     reports = json.loads(proc.stdout)
     reports = reports if isinstance(reports, list) else [reports]

@@ -17,8 +17,13 @@ from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.pools import scheduling_for
-from components.platform.secrets import (HF_TOKEN_KEY, HF_TOKEN_SECRET, SERVER_API_KEY_KEY,
-                                         SERVER_API_KEY_SECRET, PodSecretWiring)
+from components.platform.secrets import (
+    HF_TOKEN_KEY,
+    HF_TOKEN_SECRET,
+    SERVER_API_KEY_KEY,
+    SERVER_API_KEY_SECRET,
+    PodSecretWiring,
+)
 
 MODEL_CACHE_MOUNT = "/models"
 SERVER_KEY_DIR = "/var/run/slmkit/server-key"

@@ -8,8 +8,18 @@ import shlex
 from components.catalog import images
 from components.k8s import objects, security
 
-from .common import (HF_TOKEN_DIR, HOME_DIR, MODEL_CACHE_MOUNT, SERVER_KEY_DIR, EngineParts, ServerInputs,
-                     base_env, job_pod_defaults, secret_volumes, spec_hash)
+from .common import (
+    HF_TOKEN_DIR,
+    HOME_DIR,
+    MODEL_CACHE_MOUNT,
+    SERVER_KEY_DIR,
+    EngineParts,
+    ServerInputs,
+    base_env,
+    job_pod_defaults,
+    secret_volumes,
+    spec_hash,
+)
 
 
 def model_dir(inp: ServerInputs) -> str:

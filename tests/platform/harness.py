@@ -1,42 +1,21 @@
-"""Run the program (what __main__.py runs) in this process under the kit's mocks, recording also each
-resource's provider reference (the offline plan's records leave it out), and hand back the records
-with helpers to find resources. One run takes ~3 s; tests share runs through module fixtures."""
+"""Run the program (what __main__.py runs) in this process under the offline plan's engine, and hand
+back the records (with each resource's provider reference) and the stack's exports, with helpers to
+find resources. One run takes ~3 s; tests share runs through module fixtures."""
 
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi
 from pulumi.runtime import rpc
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-from components.config import (
-    LoadedConfig,
-    load_from_file,
-    load_from_pulumi,
-    validate_raw,
-)
-from components.offline.engine import REPO_ROOT, pulumi_config
-from components.offline.mocks import RecordingMonitor, SlmkitMocks
+from components.config import LoadedConfig, load_from_file, validate_raw
+from components.offline.engine import REPO_ROOT, run_plan
 from components.offline.render import clean, write_plan
-from components.stack import build_stack
 
 STACKS = REPO_ROOT / "stacks"
-
-
-class ProviderRecordingMonitor(RecordingMonitor):
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            with self._lock:
-                self.records[-1]["provider"] = request.provider
-                self.records[-1]["dependencies"] = list(request.dependencies)
-        return response
 
 
 @dataclass
@@ -82,28 +61,12 @@ def stack_raw(stack: str) -> dict[str, Any]:
 
 
 def run(raw: dict[str, Any], stack: str = "test", out: Path | None = None) -> Run:
+    """The real program (__main__.py) under the offline plan's engine, in this process."""
     secrets = {k for k, v in raw.items() if isinstance(v, str) and v.startswith("<secret ")}
     plain = {k: v for k, v in raw.items() if k not in secrets}
     loaded = validate_raw(plain, f"stacks/Pulumi.{stack}.yaml", secrets)
-    config, secret_keys = pulumi_config(raw, secrets)
-    pulumi.runtime.set_all_config(config, secret_keys)
-    mocks = SlmkitMocks()
-    monitor = ProviderRecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="slmkit", stack=stack, preview=True, monitor=monitor)
-    cwd = os.getcwd()
-    os.chdir(REPO_ROOT)
-    built = {}
-    try:
-        # What __main__.py does, keeping the context to read the exports back.
-        _sync_await(run_pulumi_func(lambda: built.update(ctx=build_stack(load_from_pulumi()))))
-    finally:
-        os.chdir(cwd)
+    result = run_plan(loaded, raw, stack)
     if out is not None:
-        write_plan(out, loaded, monitor.records)
-    return Run(loaded, monitor.records, {k: _resolve(v) for k, v in built["ctx"].outputs.items()})
-
-
-def _resolve(value: Any) -> tuple[Any, bool]:
-    if isinstance(value, pulumi.Output):
-        return _sync_await(value.future()), bool(_sync_await(value.is_secret()))
-    return value, False
+        write_plan(out, loaded, result.records)
+    outputs = {k: (unwrap(v), rpc.is_rpc_secret(v)) for k, v in result.outputs.items()}
+    return Run(loaded, result.records, outputs)
