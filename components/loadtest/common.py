@@ -92,3 +92,19 @@ def writable_volumes(results: bool) -> tuple[list[dict], list[dict]]:
 
 
 BASE_ENV = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONUNBUFFERED", "value": "1"}]
+
+CA_DIR = "/etc/slmkit/gateway-ca"
+
+
+def trust_for(cfg: StackConfig) -> tuple[list[dict], list[dict], list[dict]]:
+    """(volumes, mounts, env) that make the gate trust the kit's own gateway CA when the gateway's
+    certificate is not from a public CA. SSL_CERT_FILE is read by httpx and the locustfile."""
+    from components.traffic import names
+    from components.traffic.gateway import uses_private_ca
+
+    if not uses_private_ca(cfg):
+        return [], [], []
+    volume = {"name": "gateway-ca", "configMap": {"name": names.CA_BUNDLE, "defaultMode": 0o444}}
+    mount = {"name": "gateway-ca", "mountPath": CA_DIR, "readOnly": True}
+    env = {"name": "SSL_CERT_FILE", "value": f"{CA_DIR}/{names.CA_BUNDLE_KEY}"}
+    return [volume], [mount], [env]

@@ -60,6 +60,7 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
     target = common.target_for(cfg, ep)
     key_volume, key_mount = common.key_volume(target)
     volumes, mounts = common.writable_volumes(results=True)
+    ca_volumes, ca_mounts, ca_env = common.trust_for(cfg)
     labels = common.labels("gate", ep.name)
     processes = load_profile(cfg.loadtest.profile).load.processes
     container = {
@@ -68,11 +69,11 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
         "imagePullPolicy": "Always",
         "command": ["python", "-m", "loadtests"],
         "args": gate_args(cfg, ep),
-        "env": list(common.BASE_ENV),
+        "env": list(common.BASE_ENV) + ca_env,
         "resources": {"requests": {"cpu": f"{500 * processes}m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
                       "limits": {"cpu": str(processes + 1), "memory": "2Gi", "ephemeral-storage": "2Gi"}},
         "securityContext": security.container_security_context(),
-        "volumeMounts": mounts + [key_mount],
+        "volumeMounts": mounts + [key_mount] + ca_mounts,
     }
     return {
         "apiVersion": "batch/v1", "kind": "Job",
@@ -84,7 +85,7 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {**common.pod_basics(), "restartPolicy": "Never", "containers": [container],
-                         "volumes": volumes + [key_volume]},
+                         "volumes": volumes + [key_volume] + ca_volumes},
             },
         },
     }

@@ -92,6 +92,7 @@ KEY_FILE_LAUNCHER = ("import os, sys; os.environ['OPENAI_API_KEY'] = open(sys.ar
 def worker(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dict:
     target = ui_target(cfg, endpoints)
     key_volume, key_mount = common.key_volume(target)
+    ca_volumes, ca_mounts, ca_env = common.trust_for(cfg)
     alive = {"exec": {"command": ["python", "-c", "import os; os.kill(1, 0)"]},
              "periodSeconds": 30, "failureThreshold": 3, "timeoutSeconds": 10}
     container = {
@@ -99,15 +100,15 @@ def worker(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dict:
         "command": ["python", "-c", KEY_FILE_LAUNCHER, common.key_path()],
         "args": ["-f", common.LOCUSTFILE, "--worker", "--master-host", f"{MASTER}.{cfg.namespaces.loadtest}.svc.cluster.local",
                  "--master-port", str(MASTER_PORT)],
-        "env": list(common.BASE_ENV),
+        "env": list(common.BASE_ENV) + ca_env,
         # A worker serves no port: it is alive while its process (PID 1) runs; Locust's master
         # shows workers that stop reporting as missing.
         "livenessProbe": alive,
         "readinessProbe": alive,
         "resources": _resources("500m", "512Mi", "1", "1Gi"),
-        "volumeMounts": [key_mount],
+        "volumeMounts": [key_mount] + ca_mounts,
     }
-    return _deployment(cfg, WORKER, cfg.loadtest.ui.workers, container, [key_volume])
+    return _deployment(cfg, WORKER, cfg.loadtest.ui.workers, container, [key_volume] + ca_volumes)
 
 
 def master_service(cfg: StackConfig) -> dict:

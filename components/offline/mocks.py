@@ -47,6 +47,10 @@ class SlmkitMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"offline-generated-{args.name}"
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = f"offline-generated-{args.name}"
+        if args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            state["certPem"] = "-----BEGIN CERTIFICATE-----\noffline placeholder\n-----END CERTIFICATE-----\n"
         # --- azure: outputs of Azure resources (AKS engineer) ---
         if args.typ == "random:index/randomString:RandomString":  # the Key Vault name suffix
             state["result"] = "offln1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 
 from components.config import NAMESPACE
 from components.context import StackContext
@@ -55,6 +56,24 @@ class Traffic(pulumi.ComponentResource):
         return k8s.helm.v3.Release(spec.release, **args,
                                    opts=ctx.opts(parent=self, namespace=spec.namespace, depends_on=after))
 
+    def _private_ca(self, ctx: StackContext) -> list[pulumi.Resource]:
+        """A CA of the stack's own (kept in the Pulumi state, the key as a secret) for the self-signed
+        issuer, and its certificate for the namespaces whose pods call the gateway."""
+        cfg = ctx.cfg
+        key = tls.PrivateKey("gateway-ca-key", algorithm="ECDSA", ecdsa_curve="P256",
+                             opts=pulumi.ResourceOptions(parent=self))
+        cert = tls.SelfSignedCert(
+            "gateway-ca", private_key_pem=key.private_key_pem, is_ca_certificate=True,
+            validity_period_hours=10 * 365 * 24, allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"slmkit {cfg.environment} gateway CA",
+                                                  organization="slmkit"),
+            opts=pulumi.ResourceOptions(parent=self))
+        created = [declare(gateway.ca_secret(cfg, cert.cert_pem, pulumi.Output.secret(key.private_key_pem)),
+                           ctx.opts(parent=self, namespace=cfg.namespaces.gateway))]
+        for ns in ca_client_namespaces(cfg):
+            created.append(declare(gateway.ca_bundle(ns, cert.cert_pem), ctx.opts(parent=self, namespace=ns)))
+        return created
+
     def _gateway(self, ctx: StackContext, after: list[pulumi.Resource]) -> None:
         cfg, endpoints = ctx.cfg, ctx.endpoints
         supplied = pulumi.Config(NAMESPACE).get_secret("apiKeys")
@@ -65,6 +84,8 @@ class Traffic(pulumi.ComponentResource):
         if server_key is not None and any(ep.requires_api_key for ep in endpoints):
             secrets.append(declare(keys.backend_key_secret(cfg.namespaces.models, server_key),
                                    ctx.opts(parent=self, namespace=cfg.namespaces.models)))
+        if gateway.uses_private_ca(cfg):
+            secrets += self._private_ca(ctx)
         for obj in gateway.gateway_objects(cfg, endpoints):
             declare(obj, ctx.opts(parent=self, namespace=obj["metadata"].get("namespace"),
                                   depends_on=[*after, *secrets]))
@@ -72,3 +93,8 @@ class Traffic(pulumi.ComponentResource):
         ctx.outputs["gatewayApiKeys"] = self.api_keys
         ctx.outputs["gatewayModels"] = sorted(n for ep in endpoints for n in ep.served_names)
         ctx.outputs["gatewayUrl"] = gateway.public_url(cfg)
+
+
+def ca_client_namespaces(cfg) -> list[str]:
+    """Namespaces whose pods call the gateway over TLS: the load-test gate (and UI)."""
+    return [cfg.namespaces.loadtest]

@@ -117,7 +117,7 @@ def issuer(cfg: StackConfig) -> dict:
     ns = cfg.namespaces.gateway
     if gw.tls.issuer == "self-signed":
         return {"apiVersion": CM_API, "kind": "Issuer", "metadata": meta(names.SELF_SIGNED_ISSUER, ns, LABELS),
-                "spec": {"selfSigned": {}}}
+                "spec": {"ca": {"secretName": names.CA_SECRET}}}
     name, server = names.LETSENCRYPT_ISSUERS[gw.tls.issuer]
     return {
         "apiVersion": CM_API, "kind": "Issuer", "metadata": meta(name, ns, LABELS),
@@ -130,6 +130,23 @@ def issuer(cfg: StackConfig) -> dict:
                  "namespace": ns, "sectionName": "http"}]}}}],
         }},
     }
+
+
+def uses_private_ca(cfg: StackConfig) -> bool:
+    return cfg.gateway.enabled and cfg.gateway.tls.issuer == "self-signed"
+
+
+def ca_secret(cfg: StackConfig, cert_pem, key_pem) -> dict:
+    """The kit's CA for the CA issuer (values are Pulumi outputs; the key is a secret)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": meta(names.CA_SECRET, cfg.namespaces.gateway, LABELS),
+            "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}}
+
+
+def ca_bundle(namespace: str, cert_pem) -> dict:
+    """The CA certificate (public) for clients in another namespace to trust the gateway."""
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(names.CA_BUNDLE, namespace, LABELS),
+            "data": {names.CA_BUNDLE_KEY: cert_pem}}
 
 
 def issuer_name(cfg: StackConfig) -> str:

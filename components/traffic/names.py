@@ -31,6 +31,12 @@ BACKEND_KEY_FIELD = "apiKey"
 TLS_SECRET = "slmkit-gateway-tls"
 CERTIFICATE = "slmkit-gateway"
 SELF_SIGNED_ISSUER = "slmkit-self-signed"
+# Without a public CA, the kit is its own: a CA made by Pulumi (pulumi-tls) signs the gateway's
+# certificate (cert-manager CA issuer), and in-cluster clients (the load-test gate) trust it from
+# a ConfigMap in their namespace.
+CA_SECRET = "slmkit-gateway-ca"  # kubernetes.io/tls Secret in the gateway namespace
+CA_BUNDLE = "slmkit-gateway-ca"  # ConfigMap in client namespaces
+CA_BUNDLE_KEY = "ca.crt"
 LETSENCRYPT_ISSUERS = {
     "letsencrypt": ("slmkit-letsencrypt", "https://acme-v02.api.letsencrypt.org/directory"),
     "letsencrypt-staging": ("slmkit-letsencrypt-staging", "https://acme-staging-v02.api.letsencrypt.org/directory"),
