@@ -115,7 +115,8 @@ def run_guidellm(exe: Path, url: str, streams: int, duration: float, tokenizer: 
     proc = subprocess.run(niced(cmd), cwd=work, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"guidellm failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    return {"tool": "guidellm", "streams": streams, "processes": 1, **guidellm_metrics(json.loads(out.read_text())),
+    processes = int(os.environ.get("GUIDELLM__MAX_WORKER_PROCESSES", "0")) or "default"
+    return {"tool": "guidellm", "streams": streams, "processes": processes, **guidellm_metrics(json.loads(out.read_text())),
             "wall_s": time.monotonic() - started}
 
 
@@ -154,10 +155,10 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for tool, marker in (("slmkit", "o"), ("guidellm", "s")):
-        pts = sorted((r["streams"], 100 * error(r["ttft_p50_ms"], TTFT_MS)) for r in rows if r["tool"] == tool and r["processes"] == 1)
+        pts = sorted((r["streams"], 100 * error(r["ttft_p50_ms"], TTFT_MS)) for r in rows if r["tool"] == tool and r["processes"] in (1, "default"))
         if pts:
             ax.plot(*zip(*pts, strict=True), marker=marker, label=f"{tool}: TTFT p50 error")
-        pts = sorted((r["streams"], 100 * error(r["tpot_p50_ms"], ITL_MS)) for r in rows if r["tool"] == tool and r["processes"] == 1)
+        pts = sorted((r["streams"], 100 * error(r["tpot_p50_ms"], ITL_MS)) for r in rows if r["tool"] == tool and r["processes"] in (1, "default"))
         if pts:
             ax.plot(*zip(*pts, strict=True), marker=marker, linestyle="--", label=f"{tool}: TPOT p50 error")
     ax.axhspan(-5, 5, color="green", alpha=0.08, label="within 5%")
@@ -189,15 +190,20 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="15 s runs and fewer levels")
     p.add_argument("--skip-guidellm", action="store_true")
+    p.add_argument("--skip-slmkit", action="store_true", help="GuideLLM levels only")
+    p.add_argument("--guidellm-processes", type=int, default=None,
+                   help="GuideLLM worker processes (GUIDELLM__MAX_WORKER_PROCESSES; its default pool has up to 10)")
     p.add_argument("--levels", default=None, help="comma-separated stream counts (default 50,100,150,200,300)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "loadtests" / "results")
+    p.add_argument("--duration", type=float, default=None, help="measured seconds per level (default 30, quick 15)")
     p.add_argument("--report-only", action="store_true", help="recompute the report from OUT/results.json (no runs)")
     args = p.parse_args()
     if args.report_only:
         previous = json.loads((args.out / "results.json").read_text())
         return report(previous["rows"], previous["machine"], previous["duration_s"], args.out, not any(r["tool"] == "guidellm" for r in previous["rows"]))
+    args.out = args.out.resolve()
     levels = [int(x) for x in (args.levels or ("50,100,200" if args.quick else "50,100,150,200,300")).split(",")]
-    duration = 15 if args.quick else 30
+    duration = args.duration or (15 if args.quick else 30)
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.out / "work"
     work.mkdir(exist_ok=True)
@@ -223,10 +229,13 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=10)
 
-    for n in levels:
-        measure(f"slmkit   {n:4d} streams, 1 process", lambda url, n=n: run_slmkit(url, n, duration, 1, work))
-    n = max(levels)
-    measure(f"slmkit   {n:4d} streams, 2 processes", lambda url: run_slmkit(url, n, duration, 2, work))
+    if args.guidellm_processes:
+        os.environ["GUIDELLM__MAX_WORKER_PROCESSES"] = str(args.guidellm_processes)
+    if not args.skip_slmkit:
+        for n in levels:
+            measure(f"slmkit   {n:4d} streams, 1 process", lambda url, n=n: run_slmkit(url, n, duration, 1, work))
+        n = max(levels)
+        measure(f"slmkit   {n:4d} streams, 2 processes", lambda url: run_slmkit(url, n, duration, 2, work))
     if not args.skip_guidellm:
         exe = ensure_guidellm()
         tokenizer = word_tokenizer(work / "word-tokenizer")
@@ -256,7 +265,7 @@ def add_header_split(rows: list[dict], work: Path) -> None:
 def report(rows: list[dict], machine: dict, duration: float, out: Path, skip_guidellm: bool) -> int:
     add_header_split(rows, out / "work")
     def ceiling(tool):
-        good = [r["streams"] for r in rows if r["tool"] == tool and r["processes"] == 1 and accurate(r) and server_on_time(r)]
+        good = [r["streams"] for r in rows if r["tool"] == tool and r["processes"] in (1, "default") and accurate(r) and server_on_time(r)]
         return max(good, default=0)
 
     on_time = [r for r in rows if not server_on_time(r)]
@@ -271,8 +280,10 @@ def report(rows: list[dict], machine: dict, duration: float, out: Path, skip_gui
         both = {r["streams"] for r in rows if r["tool"] == "guidellm"}
         agreement = []
         for n in sorted(both):
-            ours = next(r for r in rows if r["tool"] == "slmkit" and r["streams"] == n and r["processes"] == 1)
+            ours = next((r for r in rows if r["tool"] == "slmkit" and r["streams"] == n and r["processes"] == 1), None)
             theirs = next(r for r in rows if r["tool"] == "guidellm" and r["streams"] == n)
+            if ours is None:
+                continue
             agreement.append({"streams": n, "ttft_p50_diff": error(ours["ttft_p50_ms"], theirs["ttft_p50_ms"]),
                               "tpot_p50_diff": error(ours["tpot_p50_ms"], theirs["tpot_p50_ms"])})
         result["agreement_slmkit_vs_guidellm"] = agreement
