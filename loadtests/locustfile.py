@@ -53,6 +53,8 @@ def add_options(parser):
     g.add_argument("--rate-per-user", type=float, default=1.0, include_in_web_ui=True, help="OpenLoopUser: requests/s each dispatcher offers")
     g.add_argument("--arrival", choices=["poisson", "constant"], default="poisson", include_in_web_ui=True, help="OpenLoopUser: arrival process")
     g.add_argument("--max-in-flight", type=int, default=256, include_in_web_ui=True, help="OpenLoopUser: cap on requests in flight per dispatcher")
+    g.add_argument("--insecure-tls", action="store_true", default=False, include_in_web_ui=False,
+                   help="skip TLS verification (default: verify with the system CAs or SSL_CERT_FILE)")
     g.add_argument("--request-timeout", type=float, default=120.0, include_in_web_ui=False, help="socket timeout per request, seconds")
     g.add_argument("--warmup-s", type=float, default=0.0, include_in_web_ui=False, help="seconds excluded from the exact results")
     g.add_argument("--measure-s", type=float, default=0.0, include_in_web_ui=False, help="headless: stop after warm-up + this, then write records")
@@ -83,6 +85,7 @@ def on_init(environment, **_):
         OpenLoopUser.concurrency = max(10, opts.max_in_flight)
         for cls in (ClosedLoopUser, OpenLoopUser):
             cls.network_timeout = cls.connection_timeout = opts.request_timeout
+            cls.insecure = opts.insecure_tls  # Locust's FastHttpUser skips verification by default; we verify
 
 
 @events.test_start.add_listener
