@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None, help="require `Authorization: Bearer KEY` (also env REFERENCE_API_KEY)")
     p.add_argument("--seed", type=int, default=0, help="seed of the error injection")
     p.add_argument("--max-concurrent", type=int, default=None, help="streams served at once; more wait (TTFT grows with load)")
+    p.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (with --tls-key)")
+    p.add_argument("--tls-key", default=None, help="the certificate's PEM private key")
     return p
 
 
@@ -267,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference server on http://{args.host}:{args.port}: model {behaviour.model}, TTFT {behaviour.ttft_ms:g} ms, "
           f"ITL {behaviour.itl_ms:g} ms, {behaviour.tokens} tokens, error rate {behaviour.error_rate:g}, "
           f"usage {'on' if behaviour.usage else 'off'}, auth {'on' if behaviour.api_key else 'off'}", flush=True)
-    uvicorn.run(create_app(behaviour), host=args.host, port=args.port, log_level="warning", access_log=False, timeout_keep_alive=30)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together")
+    uvicorn.run(create_app(behaviour), host=args.host, port=args.port, log_level="warning", access_log=False,
+                timeout_keep_alive=30, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return 0
 
 
