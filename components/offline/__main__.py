@@ -9,6 +9,7 @@ from pathlib import Path
 from components.config import ConfigError, load_from_file
 
 from .engine import REPO_ROOT, run_plan
+from .policy_check import check_resources, mandatory, render
 from .render import write_plan
 
 
@@ -46,8 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = run_plan(loaded, raw, stack)
     objs = write_plan(args.out, loaded, result.records)
-    # policy: mandatory policy violations exit 3
     print(f"{shown}: {len(result.records)} resources, {len(objs)} Kubernetes manifests -> {args.out}")
+    # The policy pack's rules, over exactly what was rendered: enforced without the Pulumi CLI.
+    violations = check_resources(result.records, loaded.stack.environment)
+    lines = render(violations)
+    (args.out / "policy.txt").write_text("\n".join(lines) + "\n" if lines else "no policy violations\n", encoding="utf-8")
+    for line in lines:
+        print(line, file=sys.stderr)
+    if mandatory(violations):
+        print(f"{shown}: {len(mandatory(violations))} mandatory policy violation(s); see {args.out / 'policy.txt'}",
+              file=sys.stderr)
+        return 3
     return 0
 
 

@@ -374,6 +374,19 @@ class AksPlatform(pulumi.ComponentResource):
         return subnet.id
 
 
+def gpu_namespace_policy(cfg: StackConfig) -> dict:
+    """Ingress to the GPU software's pods only from their own namespace and, for DCGM metrics, from
+    the monitoring namespace. Egress stays open: the operator talks to the API server and pulls
+    drivers and images; its host-network DaemonSets are outside NetworkPolicy anyway."""
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": cfg.namespaces.monitoring}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "restrict-ingress", "namespace": GPU_NAMESPACE,
+                         "labels": {"app.kubernetes.io/part-of": "slmkit", "app.kubernetes.io/managed-by": "pulumi"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"podSelector": {}}]},
+                                 {"from": [monitoring], "ports": [{"protocol": "TCP", "port": DCGM_PORT}]}]}}
+
+
 class GpuSoftware(pulumi.ComponentResource):
     """The config's GPU software choice, both exposing DCGM metrics at `dcgm_service` in GPU_NAMESPACE."""
 
@@ -386,6 +399,7 @@ class GpuSoftware(pulumi.ComponentResource):
             "labels": {"pod-security.kubernetes.io/enforce": "privileged", "app.kubernetes.io/part-of": "slmkit"}}},
             in_cluster)
         after_ns = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ns]))
+        declare(gpu_namespace_policy(cfg), after_ns)
         self.choice = aks_of(cfg).gpu_software
         if self.choice == "gpu-operator":
             self.releases = [_release("gpu-operator", gpu_operator_values(cfg), after_ns)]
