@@ -37,11 +37,18 @@ def tolerations(pool: NodePool, cluster_kind: str) -> list[dict]:
     ]
 
 
-def scheduling_for(cfg: StackConfig, pool_name: str | None) -> tuple[dict[str, str], list[dict]]:
+GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}
+
+
+def scheduling_for(cfg: StackConfig, pool_name: str | None, gpus: int = 0) -> tuple[dict[str, str], list[dict]]:
+    """Node selector and tolerations for a pod on the named pool. A pod that asks for GPUs also
+    tolerates the GPU taint even where the stack file declares none: GPU nodes of existing clusters
+    (GPU Operator, cloud node pools) usually carry it, and a toleration without a taint is harmless."""
     pool = cfg.pool(pool_name)
-    if pool is None:
-        return {}, []
-    return node_selector(pool, cfg.cluster.kind), tolerations(pool, cfg.cluster.kind)
+    selector, tols = ({}, []) if pool is None else (node_selector(pool, cfg.cluster.kind), tolerations(pool, cfg.cluster.kind))
+    if gpus and not any(t["key"] == GPU_TAINT["key"] for t in tols):
+        tols.append(dict(GPU_TOLERATION))
+    return selector, tols
 
 
 def _unique(taints: list[dict]) -> list[dict]:

@@ -165,7 +165,7 @@ def storage_class(inp: ServerInputs) -> str | None:
 
 def pod_spec(inp: ServerInputs, parts: EngineParts) -> dict:
     ep = inp.endpoint
-    node_selector, tolerations = scheduling_for(inp.cfg, inp.spec.node_pool)
+    node_selector, tolerations = scheduling_for(inp.cfg, inp.spec.node_pool, inp.spec.gpus)
     extra_secret_volumes, _ = secret_volumes(inp)
     spec: dict[str, Any] = {
         "serviceAccountName": ep.name,
@@ -239,7 +239,7 @@ def server_objects(inp: ServerInputs, engine: Engine) -> tuple[list[dict], list[
 
 def job_pod_defaults(inp: ServerInputs) -> dict:
     """Pod-level settings shared by the server and its preparation Jobs."""
-    node_selector, tolerations = scheduling_for(inp.cfg, inp.spec.node_pool)
+    node_selector, tolerations = scheduling_for(inp.cfg, inp.spec.node_pool, inp.spec.gpus)
     spec: dict[str, Any] = {
         "serviceAccountName": inp.endpoint.name,
         "automountServiceAccountToken": False,

@@ -22,6 +22,6 @@ def test_readme_gives_the_two_commands_and_its_links_resolve():
 
 def test_every_make_target_the_readme_names_exists():
     makefile = (REPO / "Makefile").read_text()
-    targets = set(re.findall(r"^([a-z-]+):", makefile, re.M))
+    targets = set(re.findall(r"^([a-z-]+):", makefile, re.MULTILINE))
     for target in set(re.findall(r"`make ([a-z-]+)", (REPO / "README.md").read_text())):
         assert target in targets, f"README names `make {target}`, which the Makefile lacks"

@@ -110,7 +110,7 @@ def test_no_secret_in_args_or_plain_env_values():
     for has_token in (False, True):
         _, _, _, dep = build(VLLM, has_hf_token=has_token)
         c = container(dep)
-        assert not any(re.search(r"(api[-_]?key|token)=", a, re.I) for a in c["args"] + c["command"][:2])
+        assert not any(re.search(r"(api[-_]?key|token)=", a, re.IGNORECASE) for a in c["args"] + c["command"][:2])
         for env in c["env"]:
             if re.search(r"KEY|TOKEN", env["name"]) and "value" in env:
                 assert env["value"].startswith("/var/run/slmkit/"), env  # a path to a mounted Secret file
@@ -143,3 +143,14 @@ def test_onnx_server_waits_for_a_conversion_job_named_by_the_spec():
     assert container(dep)["readinessProbe"]["httpGet"]["path"] == "/ready"
     _, _, jobs2, _ = build({**server, "revision": "def"}, pools=[])
     assert jobs2[0]["metadata"]["name"] != job["metadata"]["name"]
+
+
+def test_gpu_servers_tolerate_the_gpu_taint_even_when_the_pool_declares_none():
+    untainted = {"name": "gpu", "gpuType": "T4", "gpusPerNode": 1}
+    server = {**VLLM, "gpus": 1, "dtype": "float16", "maxModelLen": 4096, "maxNumSeqs": 4}
+    _, _, _, dep = build(server, pools=[untainted])
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in \
+        dep["spec"]["template"]["spec"]["tolerations"]
+    _, _, _, cpu = build({"name": "o", "engine": "ollama", "model": "qwen2.5:0.5b", "resources": {"memory": "3Gi"}},
+                         pools=[])
+    assert "tolerations" not in cpu["spec"]["template"]["spec"]  # CPU pods get no GPU toleration

@@ -90,6 +90,7 @@ def stack_config():
     from pulumi.runtime import config as runtime_config
 
     saved = dict(runtime_config.CONFIG.get())
+    runtime_config.set_all_config({})  # start empty: other tests in this process run whole programs
     yield runtime_config.set_config
     runtime_config.set_all_config(saved)
 

@@ -115,7 +115,8 @@ def test_traffic_objects_are_children_of_the_traffic_component(rendered_plans):
     kinds = ("ScaledObject", "AIGatewayRoute", "SecurityPolicy", "NetworkPolicy", "helm.sh/v3:Release")
     mine = [r for r in resources if r["type"].endswith(kinds) and r["parent"] == component["urn"]]
     network = [r for r in resources if r["type"].endswith("NetworkPolicy")]
-    chat = [r for r in network if r["parent"] != component["urn"]]  # the chat UI declares its own namespace's
-    assert all("slmkit-chat/" in r["name"] for r in chat)
+    # The chat UI declares its own namespace's policies, the GPU software component the GPU namespace's.
+    others = [r for r in network if r["parent"] != component["urn"]]
+    assert all(r["name"].startswith(("slmkit-chat/", "gpu-operator/")) for r in others), [r["name"] for r in others]
     assert {r["type"].rsplit(":", 1)[-1] for r in mine} >= {"ScaledObject", "AIGatewayRoute", "SecurityPolicy",
                                                               "NetworkPolicy", "Release"}
