@@ -16,6 +16,7 @@ from components.monitoring import Monitoring
 from components.platform.keyvault import secret_store
 from components.platform.namespaces import Namespaces
 from components.servers import ModelServer
+from components.traffic.autoscaling import has_autoscaler
 from components.traffic.component import Traffic
 
 
@@ -31,16 +32,6 @@ def platform_provider(ctx: StackContext):
     return aks_provider(ctx)
 
 
-def autoscaled(ctx: StackContext, name: str) -> bool:
-    """Whether an autoscaler owns this server's Deployment (then `pulumi up` leaves replicas alone)."""
-    try:
-        from components.traffic.autoscaling import has_autoscaler
-    except ImportError:
-        return False
-    spec = next(s for s in ctx.cfg.servers if s.name == name)
-    return has_autoscaler(ctx.cfg, spec)
-
-
 def build_stack(loaded: LoadedConfig) -> StackContext:
     for line in loaded.warning_lines():
         pulumi.log.warn(line)
@@ -48,10 +39,10 @@ def build_stack(loaded: LoadedConfig) -> StackContext:
     ctx.provider = platform_provider(ctx)
     Namespaces(ctx)
     ctx.secrets = secret_store(ctx)  # Key Vault + CSI on AKS, Kubernetes Secrets elsewhere
-    servers = [ModelServer(ctx, ep, autoscaled=autoscaled(ctx, ep.name)) for ep in ctx.endpoints]
+    # When an autoscaler owns a Deployment, `pulumi up` leaves its replica count alone.
+    servers = [ModelServer(ctx, ep, autoscaled=has_autoscaler(ctx.cfg, ep.spec)) for ep in ctx.endpoints]
     Monitoring(ctx)
-    # traffic: gateway, autoscaling and network policies
-    traffic = Traffic(ctx, depends_on=servers)
+    traffic = Traffic(ctx, depends_on=servers)  # gateway, autoscaling, network policies
     LoadTest(ctx, servers, after=[traffic])  # the gate runs once the servers and the gateway are ready
     if ctx.cfg.chat_ui.enabled:
         ChatUi(ctx, after=[traffic])  # Open WebUI talks to the gateway with its own key
