@@ -26,7 +26,7 @@ def platform_provider(ctx: StackContext):
         from components.platform.existing import existing_cluster_provider
 
         return existing_cluster_provider(cluster)
-    # aks: the AKS component returns the provider built from the cluster's credentials
+    # AKS: the provider is built from the new cluster's credentials.
     from components.platform.aks import aks_provider
 
     return aks_provider(ctx)

@@ -14,6 +14,7 @@ from components import capacity
 from components.catalog import models as model_catalog
 from components.config import LoadedConfig
 from components.config.checks import gpu_of_pool
+from components.platform.costs import plan_lines as aks_plan_lines
 
 REDACTED = "<redacted>"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -96,10 +97,7 @@ def plan_text(loaded: LoadedConfig, records: list[dict]) -> str:
     lines += ["", "Model servers"]
     for spec in cfg.servers:
         lines += [f"  {line}" for line in server_capacity_lines(loaded, spec)]
-    # aks: quota per VM family and monthly cost per pool
-    from components.platform.costs import plan_lines as aks_plan_lines
-
-    aks_lines = aks_plan_lines(cfg)
+    aks_lines = aks_plan_lines(cfg)  # AKS: vCPU quota per VM family, monthly cost per pool
     if aks_lines:
         lines += ["", *aks_lines]
     if loaded.warnings:
