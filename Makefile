@@ -12,7 +12,7 @@ CHECKOV := .venv-checkov/bin/checkov
 # The local file backend keeps state inside the repo (git-ignored) unless you bring your own.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: help install test plan deploy destroy lint images loadtest
+.PHONY: help install test test-tools plan deploy destroy lint images loadtest
 
 help:
 	@echo "make deploy STACK=local   install, check prerequisites, create the stack if missing, pulumi up"
@@ -39,9 +39,12 @@ $(STAMP): pyproject.toml tests/workflows/package-lock.json
 	@touch $@
 	@echo "installed: $(VENV) and .venv-checkov"
 
-test: install
-	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus (Debian/Ubuntu) - the alert-rule tests need it"; exit 1; }
+# The tests' own tools (promtool, node, npm, openssl) are checked all at once, before the long install.
+test: test-tools install
 	$(VENV)/bin/pytest
+
+test-tools:
+	@scripts/check-test-tools
 
 plan: install
 	$(PY) -m components.offline --stack $(STACK) --out $(OUT)

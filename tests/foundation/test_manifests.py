@@ -32,10 +32,13 @@ def test_custom_resources_match_the_upstream_crd_schemas(rendered_plans, crd_sch
     assert not errors, "\n".join(errors)
 
 
-def test_the_validators_do_reject_bad_objects(crd_schemas):
-    """The scans above would catch a mistake: an unknown field and a wrong type both fail."""
+def test_the_core_validator_does_reject_an_unknown_field():
     bad_core = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"portz": []}}
     assert scan.validate_core([("bad", bad_core)])
+
+
+def test_the_crd_validator_does_reject_a_wrong_type(crd_schemas):
+    """The scans above would catch a mistake: a wrong type in a custom resource fails."""
     bad_cr = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
               "spec": {"endpoints": [{"interval": 15}], "selector": {}}}
     assert scan.validate_custom([("bad", bad_cr)], crd_schemas)

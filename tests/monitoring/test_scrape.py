@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
@@ -14,16 +13,17 @@ from components.catalog import metrics as catalog
 from components.endpoints import server_endpoints
 from components.monitoring import alerts, scrape
 from components.traffic.names import proxy_pod_labels
+from tests.fixtures.shared import shared_path
 from tests.monitoring.configs import OLLAMA, ONNX, VLLM, loaded
 
-CRD_SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "crd-schemas"
 
 
 @cache
 def validator(api_version: str, kind: str) -> Draft202012Validator:
     group, _, version = api_version.rpartition("/")
-    path = CRD_SCHEMAS / f"{group}_{kind.lower()}_{version}_strict.json"
-    assert path.exists(), f"no CRD schema for {api_version} {kind} in {CRD_SCHEMAS}"
+    crd_schemas = shared_path("crd-schemas")
+    path = crd_schemas / f"{group}_{kind.lower()}_{version}_strict.json"
+    assert path.exists(), f"no CRD schema for {api_version} {kind} in {crd_schemas}"
     return Draft202012Validator(json.loads(path.read_text()), format_checker=FormatChecker())
 
 
