@@ -19,7 +19,7 @@ help:
 	@echo "make test                 the whole test suite (offline: no cluster, no cloud)"
 	@echo "make plan STACK=prod      offline plan: manifests, resources.json, plan.txt in plans/<stack>"
 	@echo "make lint STACK=prod      checkov + kubernetes-validate over the offline plan, hadolint"
-	@echo "make loadtest HOST=URL PROFILE=local   the post-deploy gate from your machine"
+	@echo "make loadtest STACK=dev HOST=URL [ARGS=...]   the stack's post-deploy gate from your machine"
 	@echo "make destroy STACK=dev    pulumi destroy"
 
 install: $(STAMP)
@@ -69,6 +69,9 @@ images:
 	docker build -f docker/onnx-server/Dockerfile --target convert -t $(REGISTRY)/onnx-server:0.1.0-convert .
 	docker build -f docker/locust/Dockerfile -t $(REGISTRY)/loadtest:0.1.0 .
 
+# The same gate as the stack's in-cluster Job (its profile, model and smoke options); SERVER= picks
+# one of slmkit:servers, PROFILE= another profile, ARGS= any `python -m loadtests run` option.
 loadtest: install
 	@test -n "$(HOST)" || { echo "set HOST=http://127.0.0.1:8000 (a port-forward or the gateway URL)"; exit 1; }
-	$(PY) -m loadtests run --host $(HOST) --profile $(or $(PROFILE),$(STACK)) --out results/$(STACK)
+	$(PY) -m components.loadtest.local --stack $(STACK) --host $(HOST) --out results/$(STACK) \
+	  $(if $(SERVER),--server $(SERVER)) $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)

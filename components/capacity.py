@@ -57,10 +57,17 @@ def context_length(spec: ServerSpec, card: ModelCard) -> int:
     return spec.max_model_len or card.max_context
 
 
+def kv_bytes_per_value(spec: ServerSpec, card: ModelCard) -> float:
+    """vLLM's --kv-cache-dtype auto keeps the KV cache in the model's compute dtype (vllm/utils
+    get_kv_cache_torch_dtype): 4 bytes for float32, 2 for float16/bfloat16 (also under AWQ/GPTQ/fp8
+    weights, whose activations are 16-bit)."""
+    return 4.0 if resolved_dtype(spec, card) == "float32" else 2.0
+
+
 def gpu_fit(spec: ServerSpec, card: ModelCard, gpu: GpuType) -> GpuFit:
     tp = spec.tp
     weights = card.weight_bytes(BYTES_PER_PARAM[weight_format(spec, card)]) / tp / GIB
-    kv_dtype_bytes = 2.0  # vLLM keeps the KV cache in fp16/bf16 unless --kv-cache-dtype says otherwise
+    kv_dtype_bytes = kv_bytes_per_value(spec, card)
     per_seq = card.kv_bytes_per_token(kv_dtype_bytes) * context_length(spec, card) / tp / GIB
     budget = gpu.memory_gib * spec.gpu_memory_utilization
     free_for_kv = budget - weights - VLLM_RUNTIME_RESERVE_GIB

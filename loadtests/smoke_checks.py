@@ -28,16 +28,20 @@ MATH_PROMPT = (
     "How many muffins are left? Give the final number."
 )
 MATH_ANSWER = 25  # 7 * 12 - 59
-# 25 as a whole number: not part of 125, 2.5 or 0.25; "25." at the end of a sentence is fine.
-MATH_ANSWER_PATTERN = re.compile(rf"(?<![\d.]){MATH_ANSWER}(?!\.?\d)|twenty[- ]five", re.IGNORECASE)
+# Number tokens: not digits inside a word ("w25", "25th"), a decimal ("2.5", "25.5") or a longer number
+# ("125", "250"); a sign belongs to the number ("-25"). "25." ending a sentence is the token 25.
+NUMBER_TOKEN = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w]|\.\d)")
+MATH_WORDS = re.compile(r"\btwenty[- ]five\b", re.IGNORECASE)
 
 CODE_PROMPT = (
     "Write a Python function is_even(n) that returns True when n is even. "
     "Reply with the code in a Markdown code block."
 )
 CODE_BLOCK_PATTERN = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+IS_EVEN_DEF = re.compile(r"^\s*def\s+is_even\s*\(", re.MULTILINE)  # not is_even_number, not a call
 
-TOOL_PROMPT = "What is the area of a circle with radius 5? Use the available tool."
+TOOL_RADIUS = 5
+TOOL_PROMPT = f"What is the area of a circle with radius {TOOL_RADIUS}? Use the available tool."
 TOOL_MAX_TOKENS = 256
 CIRCLE_AREA_TOOL = {
     "type": "function",
@@ -140,22 +144,38 @@ def _excerpt(text: str, limit: int = 80) -> str:
     return repr(flat if len(flat) <= limit else flat[:limit] + "...")
 
 
+def math_answer_problem(text: str) -> str | None:
+    """Why ``text`` does not answer 25, or None. A run of numbers that merely passes through 25
+    (a count "1 2 ... 30", a list) is no answer: it holds 24 and 26 as well."""
+    numbers = {float(n) for n in NUMBER_TOKEN.findall(text)}
+    if MATH_ANSWER not in numbers and not MATH_WORDS.search(text):
+        return f"answer does not contain {MATH_ANSWER}: {_excerpt(text)}"
+    if {MATH_ANSWER - 1, MATH_ANSWER + 1} <= numbers:
+        return f"answer lists numbers around {MATH_ANSWER} instead of answering: {_excerpt(text)}"
+    return None
+
+
 def check_math(endpoint: OpenAIEndpoint, model: str) -> str | None:
     answer = endpoint.chat(_chat_body(model, MATH_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    if not MATH_ANSWER_PATTERN.search(_generated_text(answer)):
-        return f"answer does not contain {MATH_ANSWER}: {_excerpt(answer.content or answer.reasoning)}"
-    return None
+    return math_answer_problem(_generated_text(answer))
 
 
 def check_code(endpoint: OpenAIEndpoint, model: str) -> str | None:
     answer = endpoint.chat(_chat_body(model, CODE_PROMPT, CONTENT_MAX_TOKENS))
     if problem := _http_problem(answer):
         return problem
-    blocks = [body for body in CODE_BLOCK_PATTERN.findall(_generated_text(answer)) if body.strip()]
+    return code_answer_problem(_generated_text(answer))
+
+
+def code_answer_problem(text: str) -> str | None:
+    """Why ``text`` is not a fenced code block defining is_even, or None."""
+    blocks = [body for body in CODE_BLOCK_PATTERN.findall(text) if body.strip()]
     if not blocks:
-        return f"answer has no fenced code block: {_excerpt(answer.content or answer.reasoning)}"
+        return f"answer has no fenced code block: {_excerpt(text)}"
+    if not any(IS_EVEN_DEF.search(body) for body in blocks):
+        return f"the code block does not define is_even(n): {_excerpt(blocks[0])}"
     return None
 
 
@@ -187,6 +207,8 @@ def tool_call_problem(tool_calls: list[Any], content: str) -> str | None:
     radius = arguments.get("radius") if isinstance(arguments, dict) else None
     if isinstance(radius, bool) or not isinstance(radius, (int, float)):
         return f"tool_calls[0].function.arguments has no numeric radius: {_excerpt(raw)}"
+    if radius != TOOL_RADIUS:
+        return f"tool_calls[0] asks for radius {radius:g}; the prompt says {TOOL_RADIUS}"
     return None
 
 

@@ -16,7 +16,7 @@ CHECKED = "2026-11-28"
 @dataclass(frozen=True)
 class GpuType:
     name: str
-    memory_gib: float
+    memory_gib: float  # what CUDA can allocate (nvidia-smi's total, MiB / 1024), not the data sheet's GB
     compute_capability: float
 
     @property
@@ -28,14 +28,20 @@ class GpuType:
         return self.compute_capability >= 8.0
 
 
+# Data sheets give the memory fitted ("16 GB"); CUDA sees less: GDDR6 parts with ECC on (the cloud
+# default) lose 6.25% to ECC (CUDA C++ Best Practices Guide, "Device Memory Spaces") and the driver
+# keeps a little. Usable GiB, from nvidia-smi totals reported upstream (checked 2026-12-03): T4 16 GB -> 15079 MiB (forums.developer.nvidia.com/t/173099);
+# A10 24 GB -> 23028 MiB (github.com/vllm-project/vllm/issues/10034); L4: the same 24 GB GDDR6 with
+# ECC, counted as the A10; A100 80GB HBM2e -> 81920 MiB (github.com/deepseek-ai/DeepSeek-Coder-V2/
+# issues/29); H100 NVL 94 GB -> 99961274368 bytes (github.com/fastfetch-cli/fastfetch/issues/1658).
 GPUS: dict[str, GpuType] = {
     g.name: g
     for g in [
-        GpuType("T4", 16, 7.5),
-        GpuType("A10", 24, 8.6),
-        GpuType("L4", 24, 8.9),
+        GpuType("T4", 14.7, 7.5),
+        GpuType("A10", 22.4, 8.6),
+        GpuType("L4", 22.4, 8.9),
         GpuType("A100-80GB", 80, 8.0),
-        GpuType("H100-NVL", 94, 9.0),
+        GpuType("H100-NVL", 93.1, 9.0),
     ]
 }
 

@@ -19,14 +19,12 @@ from .loadtest import LoadTest
 from .monitoring import Monitoring
 from .sections import Namespaces, Secrets
 from .servers import ServerSpec
+from .stackfile import SECRET_KEYS, StackFileError, meant_keys, plain_secret_problems, read_stack_yaml, stray_key_problems
 
 __all__ = [
-    "AksCluster", "ConfigError", "ExistingCluster", "LoadedConfig", "NodePool", "Problem", "ServerSpec",
-    "StackConfig", "Taint", "load_from_file", "load_from_pulumi", "validate_raw",
+    "AksCluster", "ConfigError", "ExistingCluster", "LoadedConfig", "NodePool", "Problem", "SECRET_KEYS",
+    "ServerSpec", "StackConfig", "StackFileError", "Taint", "load_from_file", "load_from_pulumi", "validate_raw",
 ]
-
-# Keys that hold secret values. They are read with get_secret and never enter the typed model.
-SECRET_KEYS = ("hfToken", "apiKeys", "grafanaAdminPassword", "chatUiOidcClientSecret")
 
 
 class StackConfig(ConfigModel):
@@ -68,15 +66,23 @@ class LoadedConfig:
         return [w.render(self.stack_file) for w in self.warnings]
 
 
-def validate_raw(raw: dict[str, Any], stack_file: str, secrets_present: set[str]) -> LoadedConfig:
-    """raw: the `slmkit:` keys without the prefix (objects already parsed)."""
+def validate_raw(raw: dict[str, Any], stack_file: str, secrets_present: set[str],
+                 file_problems: list[Problem] | None = None) -> LoadedConfig:
+    """raw: the `slmkit:` keys without the prefix (objects already parsed). file_problems: what the
+    loader found around the model (stray keys, plain secrets), reported with the model's own."""
     from .checks import cross_layer_problems
 
+    before = list(file_problems or [])
     plain = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     try:
         stack = StackConfig.model_validate(plain)
     except ValidationError as err:
-        raise ConfigError(stack_file, problems_from_validation(err, plain, StackConfig)) from None
+        found = problems_from_validation(err, plain, StackConfig)
+        meant = meant_keys(before)  # `servers:` is reported as itself, not as slmkit:servers missing
+        found = [p for p in found if not (p.value is None and p.message == "required key is missing" and p.key in meant)]
+        raise ConfigError(stack_file, before + found) from None
+    if before:
+        raise ConfigError(stack_file, before)
     found = cross_layer_problems(stack, secrets_present)
     errors = [p for p in found if not p.warning]
     if errors:
@@ -88,18 +94,32 @@ def stack_file_for(stack: str) -> str:
     return f"stacks/Pulumi.{stack}.yaml"
 
 
+def model_keys() -> list[str]:
+    """The top-level `slmkit:` keys the kit reads: the model's fields and the secrets."""
+    return [f.alias or n for n, f in StackConfig.model_fields.items()] + list(SECRET_KEYS)
+
+
 def load_from_file(path: str, display_name: str | None = None) -> tuple[LoadedConfig, dict[str, Any]]:
     """Read a Pulumi stack file; returns the loaded config and the raw `slmkit:` config (secure
     values replaced by placeholders) for the mock engine."""
-    import yaml
+    from pathlib import Path
 
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
-    raw, secrets = split_stack_file(doc.get("config") or {})
     shown = display_name or path
-    if not raw and not secrets:
+    with open(path, encoding="utf-8") as fh:
+        doc = read_stack_yaml(fh.read(), shown)
+    config = doc.get("config") or {}
+    raw, secrets = split_stack_file(config)
+    problems = stray_key_problems(config, model_keys())
+    problems += plain_secret_problems([k for k in raw if k in SECRET_KEYS], _stack_name(Path(path).name))
+    if not raw and not secrets and not problems:
         raise ConfigError(shown, [Problem(f"{NAMESPACE}:*", None, "no slmkit: keys in the config block", "start from stacks/Pulumi.local.yaml")])
-    return validate_raw(raw, shown, set(secrets)), {**raw, **secrets}
+    return validate_raw(raw, shown, set(secrets), problems), {**raw, **secrets}
+
+
+def _stack_name(file_name: str) -> str | None:
+    if file_name.startswith("Pulumi.") and file_name.endswith(".yaml"):
+        return file_name[len("Pulumi."):-len(".yaml")]
+    return None
 
 
 def split_stack_file(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -135,12 +155,17 @@ def load_from_pulumi() -> LoadedConfig:
         except (TypeError, ValueError):
             raw[name] = text
     # Keys the model does not know are typos: report them like any other unknown key.
-    for full_key in _all_config_keys():
+    all_keys = _all_config_keys()
+    for full_key in all_keys:
         ns, _, name = full_key.partition(":")
         if ns == NAMESPACE and name not in fields and name not in SECRET_KEYS:
             raw[name] = runtime_config.get_config(full_key)
-    present = {k for k in SECRET_KEYS if runtime_config.get_config(f"{NAMESPACE}:{k}") is not None}
-    return validate_raw(raw, stack_file_for(pulumi.get_stack()), present)
+    set_keys = {k for k in SECRET_KEYS if runtime_config.get_config(f"{NAMESPACE}:{k}") is not None}
+    encrypted = set(runtime_config.get_config_secret_keys_env())
+    present = {k for k in set_keys if f"{NAMESPACE}:{k}" in encrypted or runtime_config.is_config_secret(f"{NAMESPACE}:{k}")}
+    problems = stray_key_problems(all_keys, model_keys())
+    problems += plain_secret_problems(sorted(set_keys - present), pulumi.get_stack())
+    return validate_raw(raw, stack_file_for(pulumi.get_stack()), present, problems)
 
 
 def _all_config_keys() -> list[str]:

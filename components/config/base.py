@@ -39,8 +39,9 @@ class Problem:
     warning: bool = False
 
     def render(self, stack_file: str) -> str:
-        value = _show(self.value)
-        line = f"{stack_file}: {self.key} = {value}: {self.message}"
+        # value ... (Ellipsis): a key whose value is beside the point (a stray key, which may hold a secret)
+        line = f"{stack_file}: {self.key}: {self.message}" if self.value is ... else \
+            f"{stack_file}: {self.key} = {_show(self.value)}: {self.message}"
         return f"{line}; {self.fix}" if self.fix else line
 
 

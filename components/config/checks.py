@@ -5,9 +5,12 @@ Each check returns Problems naming the key, the value, what is wrong and the fix
 
 from __future__ import annotations
 
+import math
+
 from components import capacity
+from components.catalog import aks_nodes, skus
 from components.catalog import models as model_catalog
-from components.catalog import skus
+from components.k8s.quantity import GIB, parse_quantity
 
 from . import StackConfig
 from .base import Problem
@@ -109,6 +112,8 @@ def _server_problems(cfg: StackConfig, i: int, spec: ServerSpec, secrets_present
     if cfg.is_aks and spec.node_pool is None:
         problems.append(Problem(f"{key}.nodePool", None, "servers on AKS run on a user pool, not the system pool", "set nodePool to one of slmkit:nodePools"))
     gpu = gpu_of_pool(pool) if pool else None
+    if cfg.is_aks and pool is not None and pool.vm_size in skus.SKUS:
+        problems += _node_fit_problems(key, spec, skus.SKUS[pool.vm_size])
 
     if spec.engine == "vllm" and spec.gpus < 1:
         problems.append(Problem(f"{key}.gpus", spec.gpus, "vLLM needs at least one GPU", "set gpus: 1 and a GPU nodePool (or use engine ollama/onnx on CPU)"))
@@ -182,13 +187,23 @@ def _fit_problems(key: str, spec: ServerSpec, card, gpu_type) -> list[Problem]:
     return [Problem(f"{key}.maxModelLen", spec.max_model_len or ctx, what, "lower maxModelLen, quantize (AWQ checkpoint), or pick a larger GPU or more tensorParallel")]
 
 
+def _node_fit_problems(key: str, spec: ServerSpec, sku: skus.VmSku) -> list[Problem]:
+    """Requests above the node's allocatable leave the pod Pending until `pulumi up` times out."""
+    room = aks_nodes.allocatable(sku.vcpus, sku.memory_gib)
+    res = spec.resources
+    problems = []
+    if parse_quantity(res.cpu) > room.cpu:
+        problems.append(Problem(f"{key}.resources.cpu", res.cpu, f"more than a {sku.name} node leaves for pods ({room.cpu:.2f} of {sku.vcpus} cores after AKS's reservations); the pod would stay Pending", f"request at most {math.floor(room.cpu * 10) / 10:g}, or pick a larger vmSize"))
+    if parse_quantity(res.memory) / GIB > room.memory_gib:
+        problems.append(Problem(f"{key}.resources.memory", res.memory, f"more than a {sku.name} node leaves for pods ({room.memory_gib:.1f} of {sku.memory_gib} GiB after AKS's reservations); the pod would stay Pending", f"request at most {math.floor(room.memory_gib)}Gi, or pick a larger vmSize"))
+    return problems
+
+
 def _pool_desc(pool) -> str:
     return pool.vm_size or f"pool '{pool.name}'"
 
 
 def _round_up_gib(value: float) -> int:
-    import math
-
     return math.ceil(value)
 
 

@@ -43,9 +43,15 @@ def deadline_seconds(cfg: StackConfig) -> int:
 
 def gate_args(cfg: StackConfig, ep: ServerEndpoint) -> list[str]:
     target = common.target_for(cfg, ep)
+    return ["run", "--host", target.url, "--out", "/results", "--api-key-file", common.key_path(),
+            *gate_options(cfg, ep)]
+
+
+def gate_options(cfg: StackConfig, ep: ServerEndpoint) -> list[str]:
+    """What the gate checks, from the stack: the Job and `make loadtest` (components.loadtest.local)
+    both pass exactly these, so a local run is the same gate."""
     lt = cfg.loadtest
-    args = ["run", "--host", target.url, "--profile", lt.profile, "--out", "/results",
-            "--api-key-file", common.key_path(), "--model", ep.served_names[0]]
+    args = ["--profile", lt.profile, "--model", ep.served_names[0]]
     if ep.tool_capable:
         for model in ep.served_names:
             args += ["--expect-tools", model]

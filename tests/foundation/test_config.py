@@ -67,7 +67,7 @@ def test_tensor_parallel_within_a_four_gpu_node_is_accepted():
 
 def test_7b_bf16_with_32k_context_does_not_fit_a_t4():
     raw = with_server(model="Qwen/Qwen2.5-7B-Instruct", nodePool="t4", dtype="float16", maxModelLen=32768)
-    line = one_problem(raw, "slmkit:servers[0].maxModelLen", "= 32768", "T4 gives 14.4 GiB", "weights")
+    line = one_problem(raw, "slmkit:servers[0].maxModelLen", "= 32768", "T4 gives 13.2 GiB", "weights")  # 14.7 GiB usable x 0.9
     assert "pick a larger GPU" in line
 
 

@@ -28,9 +28,10 @@ def test_local_gate_calls_the_server_directly_with_the_server_key_file():
     [job] = gate.gate_jobs(cfg, server_endpoints(cfg))
     c = container(job)
     assert c["command"] == ["python", "-m", "loadtests"]
-    assert c["args"] == ["run", "--host", "http://qwen.slmkit-models.svc.cluster.local:11434", "--profile", "local",
+    assert c["args"] == ["run", "--host", "http://qwen.slmkit-models.svc.cluster.local:11434",
                          "--out", "/results", "--api-key-file", "/var/run/slmkit/api-key/api-key",
-                         "--model", "qwen2.5:0.5b", "--skip-content-checks", "*"]
+                         "--profile", "local", "--model", "qwen2.5:0.5b", "--skip-content-checks", "*"]
+    assert c["args"][7:] == gate.gate_options(cfg, server_endpoints(cfg)[0])  # what `make loadtest` passes too
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
     assert volumes["api-key"]["secret"]["secretName"] == "slmkit-server-api-key"
     assert volumes["results"] == {"name": "results", "emptyDir": {"sizeLimit": "1Gi"}}

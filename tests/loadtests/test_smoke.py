@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from loadtests.smoke import main
-from loadtests.smoke_checks import check_stop
+from loadtests.smoke_checks import check_stop, tool_call_problem
 from loadtests.smoke_client import OpenAIEndpoint
 from loadtests.testing.scripted_server import Fault, ScriptedServer
 
@@ -140,9 +140,19 @@ def test_every_fault_of_the_scripted_server_is_exercised():
         ("The answer is **25**.", True),
         ("twenty-five muffins are left", True),
         ("84 - 59 = 25", True),
+        ("25 muffins.", True),
         ("There are 24 muffins left.", False),
         ("There are 125 muffins left.", False),
         ("About 2.5 trays.", False),
+        # near misses: 25 only inside a word, a decimal, a longer or signed number, or a count through it
+        (" ".join(f"w{i}" for i in range(64)), False),
+        ("It is the 25th tray.", False),
+        ("25.5 muffins", False),
+        ("0.25 of them", False),
+        ("250 muffins", False),
+        ("-25 muffins", False),
+        ("twenty-fives", False),
+        (" ".join(str(i) for i in range(1, 31)), False),
     ],
 )
 def test_math_check_is_tolerant_but_wants_the_number(server, tmp_path, key_file, reply, passes):
@@ -154,7 +164,7 @@ def test_math_check_is_tolerant_but_wants_the_number(server, tmp_path, key_file,
     assert (status == "pass") is passes
     assert rc == (0 if passes else 30)
     if not passes:
-        assert "does not contain 25" in reason
+        assert "does not contain 25" in reason or "lists numbers around 25" in reason
 
 
 @pytest.mark.parametrize(
@@ -164,6 +174,10 @@ def test_math_check_is_tolerant_but_wants_the_number(server, tmp_path, key_file,
         ("def is_even(n):\n    return n % 2 == 0", False),  # code, but no fenced block
         ("```python\n```", False),  # an empty block
         ("```python\ndef is_even(n):\n    return n % 2 == 0\n", False),  # never closed
+        # near misses: a block, but not the function asked for
+        ("```python\nprint('hello')\n```", False),
+        ("```python\ndef is_even_number(n):\n    return n % 2 == 0\n```", False),
+        ("```python\nassert is_even(2)\n```", False),
     ],
 )
 def test_code_check_wants_a_fenced_block(server, tmp_path, key_file, reply, passes):
@@ -174,7 +188,28 @@ def test_code_check_wants_a_fenced_block(server, tmp_path, key_file, reply, pass
     status, reason = statuses(report)["code"]
     assert (status == "pass") is passes
     if not passes:
-        assert "no fenced code block" in reason
+        assert "no fenced code block" in reason or "does not define is_even(n)" in reason
+
+
+def _call(name: str = "calculate_circle_area", arguments: str = '{"radius": 5}') -> dict:
+    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (_call(), None),
+        (_call(arguments='{"radius": 5.0}'), None),
+        (_call(arguments='{"radius": 3}'), "radius 3; the prompt says 5"),  # near miss: the wrong radius
+        (_call(arguments='{"radius": "5"}'), "no numeric radius"),
+        (_call(arguments='{"radius": true}'), "no numeric radius"),
+        (_call(name="calculate_circle_area_v2"), "not 'calculate_circle_area'"),
+        (_call(name="Calculate_Circle_Area"), "not 'calculate_circle_area'"),
+    ],
+)
+def test_tool_check_rejects_near_miss_calls(call, fragment):
+    reason = tool_call_problem([call], "")
+    assert reason is None if fragment is None else fragment in reason
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
