@@ -130,18 +130,23 @@ class Collector:
         """A progress line every period: the exact records so far, and the generator's lag."""
         while True:
             gevent.sleep(period_s)
-            elapsed = time.time() - self.started_at
-            phase = "warm-up" if elapsed < self.warmup_s else "measuring"
-            measured = [r for r in self.records if (r["sent_at"] or 0) >= self.started_at + self.warmup_s]
-            ok = [r for r in measured if r["status"] == "ok"]
-            failed = sum(r["status"] == "failed" for r in measured)
-            ttft = statistics.median(r["ttft_ms"] for r in ok) if ok else float("nan")
-            tpots = [r["tpot_ms"] for r in ok if r["tpot_ms"] is not None]
-            tpot = statistics.median(tpots) if tpots else float("nan")
-            window = max(1e-9, elapsed - self.warmup_s)
-            tokens_s = sum(r["output_tokens"] or 0 for r in ok) / window if phase == "measuring" else 0.0
-            lag = self.lag[-500:] or (self.probe.samples[-500:] if self.probe else [])
-            lag_max = max((s for _, s in lag), default=0.0)
-            total = f"/{total_s:.0f}s" if total_s else "s"
-            print(f"[{elapsed:5.0f}{total}] {phase:<9} ok {len(ok):>5}  failed {failed:>4}  TTFT p50 {ttft:7.1f} ms  "
-                  f"TPOT p50 {tpot:6.2f} ms  out {tokens_s:8.1f} tok/s  lag max {lag_max:5.1f} ms", flush=True)
+            print(self.progress_line(time.time(), total_s), flush=True)
+
+    def progress_line(self, now: float, total_s: float) -> str:
+        """One progress line: the exact records so far, and the generator's lag."""
+        elapsed = now - self.started_at
+        phase = "warm-up" if elapsed < self.warmup_s else "measuring"
+        measured = [r for r in self.records if (r["sent_at"] or 0) >= self.started_at + self.warmup_s]
+        ok = [r for r in measured if r["status"] == "ok"]
+        failed = sum(r["status"] == "failed" for r in measured)
+        # Nothing measured yet (warm-up): a dash, not "nan ms".
+        ttft = f"{statistics.median(r['ttft_ms'] for r in ok):7.1f}" if ok else f"{'-':>7}"
+        tpots = [r["tpot_ms"] for r in ok if r["tpot_ms"] is not None]
+        tpot = f"{statistics.median(tpots):6.2f}" if tpots else f"{'-':>6}"
+        window = max(1e-9, elapsed - self.warmup_s)
+        tokens_s = sum(r["output_tokens"] or 0 for r in ok) / window if phase == "measuring" else 0.0
+        lag = self.lag[-500:] or (self.probe.samples[-500:] if self.probe else [])
+        lag_max = max((s for _, s in lag), default=0.0)
+        total = f"/{total_s:.0f}s" if total_s else "s"
+        return (f"[{elapsed:5.0f}{total}] {phase:<9} ok {len(ok):>5}  failed {failed:>4}  TTFT p50 {ttft} ms  "
+                f"TPOT p50 {tpot} ms  out {tokens_s:8.1f} tok/s  lag max {lag_max:5.1f} ms")

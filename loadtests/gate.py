@@ -88,9 +88,15 @@ def effective_profile(args: argparse.Namespace) -> Profile:
         if getattr(args, arg) is not None:
             load[key] = getattr(args, arg)
     data = profile.model_dump()
+    changed = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+               for part, new in (("workload", work), ("load", load)) for k, v in new.items() if data[part][k] != v]
     data.update(workload=work, load=load)
     if args.slo:
         data["slo"] = [Rule.parse(text) for text in args.slo]
+        changed.append("slo=" + ",".join(args.slo))
+    if changed and data.get("description"):
+        # The header and summary.json show what ran, not only what the profile file says.
+        data["description"] = f"{data['description']} [command line: {', '.join(changed)}]"
     try:
         profile = Profile.model_validate(data)
     except ValueError as exc:

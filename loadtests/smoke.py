@@ -157,7 +157,14 @@ def _check_model(endpoint: OpenAIEndpoint, model: str, served: list[str], opts: 
             model=model, check=check.name, prompt=check.prompt, latency_ms=round(latency_ms, 1),
             status="fail" if reason else "pass", reason=_redact(reason, opts.api_key),
         ))
+        _progress(f"{model} {check.name}: {results[-1].status} ({latency_ms / 1000:.1f} s)")
     return results
+
+
+def _progress(line: str) -> None:
+    """One line per check as it finishes (stderr: the summary on stdout stays the result), so a slow
+    model is not a silent minute."""
+    print(f"smoke: {line}", file=sys.stderr, flush=True)
 
 
 def run_smoke(opts: SmokeOptions) -> SmokeReport:
@@ -175,6 +182,7 @@ def run_smoke(opts: SmokeOptions) -> SmokeReport:
             error = _redact(str(exc), opts.api_key)
         else:
             models = opts.models if opts.models is not None else served
+            _progress(f"{len(CHECKS)} checks on {', '.join(models)} at {host}")
             for model in models:
                 results += _check_model(endpoint, model, served, opts)
     report = SmokeReport(

@@ -76,3 +76,16 @@ def test_junit_has_one_case_per_rule_with_failures():
     assert "observed 2" in slo.findall("testcase")[1].find("failure").get("message")
     extra = ET.Element("testcase", name="smoke case")
     assert junit(summary, [extra]).getroot().find("testsuite[@name='loadtest.smoke']/testcase").get("name") == "smoke case"
+
+
+def test_the_progress_line_shows_a_dash_not_nan_during_warm_up():
+    from loadtests.collector import Collector
+
+    c = Collector()
+    c.started_at, c.warmup_s = 1000.0, 10.0
+    c.records = [{"sent_at": 1001.0, "status": "ok", "ttft_ms": 50.0, "tpot_ms": 5.0, "output_tokens": 10}]
+    warm = c.progress_line(1005.0, 40)
+    assert "nan" not in warm and "warm-up" in warm and "TTFT p50       - ms" in warm and "TPOT p50      - ms" in warm
+    c.records.append({"sent_at": 1011.0, "status": "ok", "ttft_ms": 80.0, "tpot_ms": 6.0, "output_tokens": 20})
+    measuring = c.progress_line(1015.0, 40)
+    assert "measuring" in measuring and "TTFT p50    80.0 ms" in measuring and "TPOT p50   6.00 ms" in measuring

@@ -55,6 +55,10 @@ def test_overrides_replace_profile_values_and_rules():
     assert (profile.load.mode, profile.load.rate, profile.load.duration_s) == ("rate", 3, 9)
     assert profile.workload.max_tokens == 7
     assert [r.name for r in profile.slo] == ["ttft_ms.p50<=100"]
+    # the header and summary.json say what ran: the file's description plus the command-line changes
+    assert profile.description.endswith("[command line: max_tokens=7, mode=rate, rate=3, duration_s=9, slo=ttft_ms.p50<=100]")
+    plain = effective_profile(build_parser().parse_args(["--host", "http://x", "--profile", "dev"]))
+    assert "command line" not in plain.description
     both = build_parser().parse_args(["--host", "http://x", "--users", "2", "--rate", "3"])
     with pytest.raises(ProfileError, match="give one"):
         effective_profile(both)

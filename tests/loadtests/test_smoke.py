@@ -75,7 +75,13 @@ def test_every_check_passes_on_good_answers(server, tmp_path, key_file, capsys):
     assert list(statuses(report)) == ALL_CHECKS
     assert {c["status"] for c in report["checks"]} == {"pass"}
     assert all(c["latency_ms"] > 0 and c["prompt"] for c in report["checks"])
-    assert capsys.readouterr().out.startswith("smoke passed")
+    captured = capsys.readouterr()
+    assert captured.out.startswith("smoke passed")
+    # progress while it runs: one stderr line up front, then one per check as it finishes
+    progress = captured.err.splitlines()
+    assert progress[0] == f"smoke: {len(ALL_CHECKS)} checks on {MODEL} at {server.base_url}"
+    assert [line.split(":")[1].split()[-1] for line in progress[1:]] == ALL_CHECKS
+    assert all(line.startswith(f"smoke: {MODEL} ") and ": pass (" in line for line in progress[1:])
 
 
 def test_requests_are_the_chapters_requests(server, tmp_path, key_file):
@@ -330,7 +336,8 @@ def test_key_never_reaches_results_or_logs(server, tmp_path, key_file, capsys):
     assert rc == 30
     assert "Bearer ***" in statuses(report)["chat"][1]
     assert API_KEY not in (tmp_path / "smoke.json").read_text()
-    assert API_KEY not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert API_KEY not in captured.out + captured.err
 
 
 def test_request_timeout_fails_the_checks(server, tmp_path, key_file):
