@@ -25,6 +25,12 @@ class Chart:
 CHARTS: dict[str, Chart] = {
     # traffic: the gateway, its AI extension, TLS and autoscaling operators. Versions match the CRDs
     # the kit's custom resources are validated against (../shared/crd-schemas/README.md).
+    # Gateway API v1.6.1 (experimental channel, what Envoy Gateway v1.9.0 ships and tests with;
+    # AI Gateway v1.1.0 is built against Gateway API v1.5.1 and reads only its v1 kinds, which
+    # v1.6.1 serves) and Envoy Gateway's own CRDs, from Envoy Gateway's CRD chart, installed
+    # before anything that watches them (charts/gateway-crds-helm/templates at v1.9.0).
+    "gateway-crds": Chart("gateway-crds-helm", "oci://docker.io/envoyproxy", "v1.9.0",
+                          "github.com/envoyproxy/gateway/tree/v1.9.0/charts/gateway-crds-helm", "2026-12-03"),
     "envoy-gateway": Chart("gateway-helm", "oci://docker.io/envoyproxy", "v1.9.0",
                            "github.com/envoyproxy/gateway/releases/tag/v1.9.0", "2026-11-28"),
     "ai-gateway-crds": Chart("ai-gateway-crds-helm", "oci://docker.io/envoyproxy", "v1.1.0",

@@ -10,9 +10,11 @@ Sources (checked 2026-11-28):
   (`http_requests_total{handler,method,status="2xx|4xx|5xx"}`), vllm-project/vllm PR 15657.
 - ONNX server: docker/onnx-server/onnx_server/metrics.py in this repository (vLLM's names with the
   `onnxserver:` prefix; `requests_total{status}` carries the numeric HTTP status).
-- Envoy AI Gateway: site/docs/capabilities/observability/metrics.md (OpenTelemetry GenAI semantic
-  conventions exported to Prometheus; the ext_proc sidecar of each Envoy pod serves them on the
-  container port `aigw-metrics`, 1064, path /metrics).
+- Envoy AI Gateway v1.1.0: internal/metrics/genai.go (OpenTelemetry GenAI semantic conventions,
+  exported by the OTel Prometheus exporter with unit suffixes; exact exposed names and labels in
+  cmd/extproc/mainlib/admin_test.go, checked 2026-12-03). The ext_proc sidecar of each Envoy pod
+  serves them on its only container port `aigw-admin` (1064), path /metrics
+  (internal/controller/extproc_builder.go; `aigw-metrics` was removed before v0.5.0).
 - DCGM exporter: docs.nvidia.com/datacenter/dcgm/latest/reference/dcgm-exporter-metrics.html,
   shipped default-counters.csv (labels gpu, UUID, Hostname, modelName; with the Kubernetes pod
   mapping also namespace, pod, container).
@@ -22,6 +24,8 @@ Sources (checked 2026-11-28):
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from components.catalog import upstream
 
 CHECKED = "2026-11-28"
 
@@ -126,10 +130,10 @@ class GatewayMetrics:
 _G = ("gen_ai_operation_name", "gen_ai_request_model", "gen_ai_response_model", "gen_ai_provider_name",
       "gen_ai_original_model")
 GATEWAY = GatewayMetrics(
-    source="envoyproxy/ai-gateway site/docs/capabilities/observability/metrics.md; extproc metrics port 1064",
-    container_port_name="aigw-metrics",
-    container_port=1064,
-    path="/metrics",
+    source="envoyproxy/ai-gateway v1.1.0 internal/metrics/genai.go, cmd/extproc/mainlib/admin_test.go",
+    container_port_name=upstream.AIGW_EXTPROC_ADMIN_PORT_NAME.value,
+    container_port=upstream.AIGW_EXTPROC_ADMIN_PORT.value,
+    path=upstream.AIGW_EXTPROC_METRICS_PATH.value,
     model_label="gen_ai_request_model",
     token_type_label="gen_ai_token_type",  # input | output | total
     token_usage=Family("gen_ai_client_token_usage", "histogram", _G + ("gen_ai_token_type",)),

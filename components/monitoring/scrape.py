@@ -9,6 +9,7 @@ Every target gets the labels the rules and dashboards group by:
 from __future__ import annotations
 
 from components.catalog import metrics as catalog
+from components.catalog import upstream
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s.objects import meta
@@ -21,9 +22,10 @@ GATEWAY_MONITOR = "slmkit-ai-gateway"
 DCGM_MONITOR = "slmkit-dcgm-exporter"
 DCGM_RELEASE = "slmkit-dcgm-exporter"  # monitoring's own exporter (source dcgm-exporter), monitoring namespace
 # The GPU Operator's exporter Service; on AKS the platform gives the AKS-driver path the same shape.
-GPU_OPERATOR_DCGM_LABELS = {"app": "nvidia-dcgm-exporter"}
+GPU_OPERATOR_DCGM_LABELS = upstream.GPU_OPERATOR_DCGM_SERVICE.value["labels"]
 # Service port names: the GPU Operator's nvidia-dcgm-exporter Service and the dcgm-exporter chart's.
-DCGM_PORT_NAMES = {"gpu-operator": "gpu-metrics", "dcgm-exporter": "metrics"}
+DCGM_PORT_NAMES = {"gpu-operator": upstream.GPU_OPERATOR_DCGM_SERVICE.value["port_name"],
+                   "dcgm-exporter": upstream.DCGM_EXPORTER_PORT_NAME.value}
 
 
 def _labels(extra: dict[str, str] | None = None) -> dict[str, str]:

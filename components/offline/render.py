@@ -18,6 +18,8 @@ from components.platform.costs import plan_lines as aks_plan_lines
 
 REDACTED = "<redacted>"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_CHART = "kubernetes:helm.sh/v4:Chart"  # rendered by Pulumi at deploy time, no Helm release
+HELM_TYPES = (HELM_RELEASE, HELM_CHART)
 
 
 def clean(value: Any) -> Any:
@@ -77,11 +79,14 @@ def write_plan(out: Path, loaded: LoadedConfig, records: list[dict]) -> list[dic
     for old in helm_dir.glob("*.yaml"):
         old.unlink()
     for r in records:
-        if r["type"] == HELM_RELEASE:
+        if r["type"] in HELM_TYPES:
             release = clean(r["inputs"])
             (helm_dir / f"{r['name'].replace('/', '__')}.yaml").write_text(yaml.safe_dump(release, sort_keys=False), encoding="utf-8")
+    # dependsOn: the URNs each resource waits for (explicit dependsOn and inputs from other
+    # resources), so a reader sees the install order: tests/foundation/test_install_order.py.
     resources = [{"type": r["type"], "name": r["name"], "urn": r["urn"], "parent": r["parent"],
-                  "custom": r["custom"], "provider": r.get("provider", ""), "inputs": clean(r["inputs"])}
+                  "custom": r["custom"], "provider": r.get("provider", ""),
+                  "dependsOn": sorted(set(r.get("dependencies", []))), "inputs": clean(r["inputs"])}
                  for r in records]
     (out / "resources.json").write_text(json.dumps(resources, indent=2, sort_keys=False), encoding="utf-8")
     (out / "plan.txt").write_text(plan_text(loaded, records), encoding="utf-8")

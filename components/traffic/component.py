@@ -46,15 +46,21 @@ class Traffic(pulumi.ComponentResource):
 
     def _release(self, ctx: StackContext, spec: operators.ReleaseSpec, after: list[pulumi.Resource]) -> pulumi.Resource:
         chart = spec.chart
-        args = {"name": spec.release, "namespace": spec.namespace, "version": chart.version, "values": spec.values,
-                "create_namespace": False, "atomic": True, "cleanup_on_fail": True, "timeout": 900}
-        if chart.is_oci:
-            args["chart"] = f"{chart.repo}/{chart.name}"
-        else:
-            args["chart"] = chart.name
-            args["repository_opts"] = k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo)
-        return k8s.helm.v3.Release(spec.release, **args,
-                                   opts=ctx.opts(parent=self, namespace=spec.namespace, depends_on=after))
+        opts = ctx.opts(parent=self, namespace=spec.namespace, depends_on=after)
+        ref = f"{chart.repo}/{chart.name}" if chart.is_oci else chart.name
+        helm = k8s.helm.v4 if spec.templated else k8s.helm.v3
+        repo = None if chart.is_oci else helm.RepositoryOptsArgs(repo=chart.repo)
+        if spec.templated:
+            # Rendered by Pulumi and applied server-side object by object (no Helm release record);
+            # a dependency on it waits for every object it renders.
+            return k8s.helm.v4.Chart(spec.release, chart=ref, version=chart.version, namespace=spec.namespace,
+                                     values=spec.values, skip_crds=spec.skip_crds, repository_opts=repo, opts=opts)
+        args = {"name": spec.release, "namespace": spec.namespace, "chart": ref, "version": chart.version,
+                "values": spec.values, "create_namespace": False, "atomic": True, "cleanup_on_fail": True,
+                "timeout": 900, "skip_crds": spec.skip_crds}
+        if repo is not None:
+            args["repository_opts"] = repo
+        return k8s.helm.v3.Release(spec.release, **args, opts=opts)
 
     def _private_ca(self, ctx: StackContext) -> list[pulumi.Resource]:
         """A CA of the stack's own (kept in the Pulumi state, the key as a secret) for the self-signed

@@ -40,7 +40,7 @@ def _seconds(value: int) -> str:
 
 def gateway_class() -> dict:
     return {"apiVersion": GW_API, "kind": "GatewayClass", "metadata": meta(names.GATEWAY_CLASS, labels=LABELS),
-            "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}}
+            "spec": {"controllerName": names.ENVOY_GATEWAY_CONTROLLER_NAME}}
 
 
 def envoy_proxy(cfg: StackConfig) -> dict:

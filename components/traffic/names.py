@@ -5,6 +5,8 @@ Kept in one place so a rename cannot leave a dangling reference.
 
 from __future__ import annotations
 
+from components.catalog import upstream
+
 GATEWAY_CLASS = "slmkit"
 GATEWAY = "slmkit"  # the one Gateway per stack, in the gateway namespace
 ENVOY_PROXY = "slmkit-proxy"  # EnvoyProxy: how Envoy Gateway runs the proxy pods of that Gateway
@@ -48,13 +50,15 @@ AI_GATEWAY_METADATA_NAMESPACE = "io.envoy.ai_gateway"
 TOTAL_TOKENS_KEY = "llm_total_token"
 
 # Helm release names (fixed, so Service names derived from them are stable).
+RELEASE_GATEWAY_CRDS = "gateway-crds"  # a helm.v4.Chart (no Helm release): Gateway API + Envoy Gateway CRDs
 RELEASE_ENVOY_GATEWAY = "envoy-gateway"
 RELEASE_AI_GATEWAY_CRDS = "ai-gateway-crds"
 RELEASE_AI_GATEWAY = "ai-gateway"
 RELEASE_CERT_MANAGER = "cert-manager"
 RELEASE_KEDA = "keda"
-AI_GATEWAY_CONTROLLER = "ai-gateway-controller"  # the chart's controller.fullnameOverride default
-AI_GATEWAY_EXTENSION_PORT = 1063
+AI_GATEWAY_CONTROLLER = upstream.AIGW_CONTROLLER.value  # the chart's controller.fullnameOverride default
+AI_GATEWAY_EXTENSION_PORT = upstream.AIGW_EXTENSION_PORT.value
+ENVOY_GATEWAY_CONTROLLER_NAME = upstream.ENVOY_GATEWAY_CONTROLLER_NAME.value
 
 # Envoy Gateway maps privileged listener ports into the proxy container (port + 10000).
 HTTPS_PORT, HTTP_PORT = 443, 80
@@ -65,14 +69,11 @@ def proxy_service_host(system_namespace: str) -> str:
 
 
 def proxy_container_port(listener_port: int) -> int:
-    return listener_port + 10000 if listener_port < 1024 else listener_port
+    below, shift = upstream.ENVOY_PRIVILEGED_PORT_SHIFT.value
+    return listener_port + shift if listener_port < below else listener_port
 
 
 def proxy_pod_labels(gateway_namespace: str) -> dict[str, str]:
     """Labels Envoy Gateway puts on the proxy pods of the kit's Gateway."""
-    return {
-        "app.kubernetes.io/managed-by": "envoy-gateway",
-        "app.kubernetes.io/component": "proxy",
-        "gateway.envoyproxy.io/owning-gateway-name": GATEWAY,
-        "gateway.envoyproxy.io/owning-gateway-namespace": gateway_namespace,
-    }
+    owner_name, owner_namespace = upstream.ENVOY_OWNING_GATEWAY_LABELS.value
+    return {**upstream.ENVOY_PROXY_LABELS.value, owner_name: GATEWAY, owner_namespace: gateway_namespace}

@@ -3,6 +3,17 @@ values from pure functions (tested, since releases are not rendered offline).
 
 All run in the kit's system namespace. Envoy Gateway is told about the AI Gateway controller (its
 extension server) and, when rate limits are configured, about the Redis that holds the counters.
+
+Install order (each waits for the one before; docs/traffic.md "Install order"):
+  1. gateway-crds     Gateway API v1.6.1 experimental + Envoy Gateway CRDs (Envoy Gateway's CRD chart),
+                      rendered by Pulumi and applied server-side: no Helm release, whose record
+                      (about 2.3 MB for this chart) would pass the 1 MiB Secret limit, and the CRDs are
+                      upgraded with the pin (a chart's crds/ folder is installed once, never upgraded)
+  2. cert-manager     Gateway API support on: it exits on purpose while the Gateway API CRDs are missing
+  3. ai-gateway-crds  the AI Gateway's CRDs (templates, so upgraded with the pin)
+  4. envoy-gateway    with its bundled CRDs off (crds.enabled false, skipCrds): step 1 owns them
+  5. ai-gateway       the controller (watches Gateway API, Envoy Gateway and AI Gateway kinds)
+  6. keda             only when some server autoscales (its own CRDs)
 """
 
 from __future__ import annotations
@@ -25,12 +36,24 @@ class ReleaseSpec:
     chart: Chart
     namespace: str
     values: dict
+    templated: bool = False  # rendered by Pulumi (helm.v4.Chart) and applied object by object, no Helm release
+    skip_crds: bool = False  # the chart's crds/ folder is left out (another step owns those CRDs)
+
+
+def gateway_crds_values(cfg: StackConfig) -> dict:
+    """Envoy Gateway's CRD chart installs nothing unless asked (both switches default to false)."""
+    return {"crds": {"gatewayAPI": {"enabled": True, "channel": GATEWAY_API_CHANNEL},
+                     "envoyGateway": {"enabled": True}}}
+
+
+GATEWAY_API_CHANNEL = "experimental"  # what Envoy Gateway v1.9.0's own chart bundles
+GATEWAY_API_VERSION = "v1.6.1"  # gateway.networking.k8s.io/bundle-version in that chart
 
 
 def envoy_gateway_values(cfg: StackConfig) -> dict:
     system = cfg.namespaces.system
     envoy_gateway: dict = {
-        "gateway": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
+        "gateway": {"controllerName": names.ENVOY_GATEWAY_CONTROLLER_NAME},
         "provider": {"type": "Kubernetes"},
         "logging": {"level": {"default": "info"}},
         # Backend (FQDN to each server's Service) and the AI Gateway's patches need these APIs.
@@ -47,7 +70,9 @@ def envoy_gateway_values(cfg: StackConfig) -> dict:
     if cfg.gateway.rate_limit is not None:
         envoy_gateway["rateLimit"] = {"backend": {"type": "Redis", "redis": {"url": redis_url(cfg)}}}
     # The chart's own requests and limits for the controller (100m / 256Mi, up to 1Gi) fit; kept.
-    return {"config": {"envoyGateway": envoy_gateway}, "deployment": {"replicas": 1}}
+    # crds.enabled false: no bundled CRDs and no second copy of the safe-upgrades admission policy
+    # (the CRD chart of step 1 installs both).
+    return {"config": {"envoyGateway": envoy_gateway}, "deployment": {"replicas": 1}, "crds": {"enabled": False}}
 
 
 def ai_gateway_values(cfg: StackConfig) -> dict:
@@ -65,9 +90,10 @@ def ai_gateway_values(cfg: StackConfig) -> dict:
 def cert_manager_values(cfg: StackConfig) -> dict:
     return {
         "crds": {"enabled": True},
-        # The ACME HTTP-01 solver answers through the kit's Gateway (gatewayHTTPRoute).
+        # The ACME HTTP-01 solver answers through the kit's Gateway (gatewayHTTPRoute). v1.21 reads
+        # gatewayAPI.enabled (enableGatewayAPI is deprecated: pkg/apis/config/controller/v1alpha1/types.go).
         "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1", "kind": "ControllerConfiguration",
-                   "enableGatewayAPI": True},
+                   "gatewayAPI": {"enabled": True}},
         "resources": SMALL,
     }
 
@@ -79,14 +105,18 @@ def keda_values(cfg: StackConfig) -> dict:
 
 
 def releases(cfg: StackConfig, autoscaling: bool) -> list[ReleaseSpec]:
-    """In install order. KEDA only when some server autoscales; the gateway trio only with a gateway."""
+    """In install order (module docstring). KEDA only when some server autoscales; the gateway
+    operators only with a gateway."""
     system = cfg.namespaces.system
     out = []
     if cfg.gateway.enabled:
         out += [
+            ReleaseSpec(names.RELEASE_GATEWAY_CRDS, CHARTS["gateway-crds"], system, gateway_crds_values(cfg),
+                        templated=True),
             ReleaseSpec(names.RELEASE_CERT_MANAGER, CHARTS["cert-manager"], system, cert_manager_values(cfg)),
-            ReleaseSpec(names.RELEASE_ENVOY_GATEWAY, CHARTS["envoy-gateway"], system, envoy_gateway_values(cfg)),
             ReleaseSpec(names.RELEASE_AI_GATEWAY_CRDS, CHARTS["ai-gateway-crds"], system, {}),
+            ReleaseSpec(names.RELEASE_ENVOY_GATEWAY, CHARTS["envoy-gateway"], system, envoy_gateway_values(cfg),
+                        skip_crds=True),
             ReleaseSpec(names.RELEASE_AI_GATEWAY, CHARTS["ai-gateway"], system, ai_gateway_values(cfg)),
         ]
     if autoscaling:

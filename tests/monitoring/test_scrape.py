@@ -81,7 +81,10 @@ def test_gateway_monitor_scrapes_the_ai_gateway_sidecar_port():
     cfg = loaded().stack
     monitor = scrape.gateway_pod_monitor(cfg, "30s")
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-    assert endpoint["port"] == catalog.GATEWAY.container_port_name == "aigw-metrics"
+    # AI Gateway v1.1.0's ext_proc sidecar has one container port, aigw-admin (1064), serving /metrics
+    # (internal/controller/extproc_builder.go); a PodMonitor naming any other port has no target.
+    assert endpoint["port"] == catalog.GATEWAY.container_port_name == "aigw-admin"
+    assert endpoint["path"] == "/metrics"
     # the traffic concern's description of its proxy pods (the same labels its NetworkPolicies use)
     assert monitor["spec"]["selector"]["matchLabels"] == proxy_pod_labels(cfg.namespaces.gateway)
     assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] == "envoy-gateway"

@@ -127,3 +127,21 @@ def test_stabilization_and_fallback_suit_minute_long_cold_starts():
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
     assert behavior["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 120}]
     assert obj["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2, "behavior": "currentReplicasIfHigher"}
+
+
+def test_gateway_triggers_read_series_from_the_scraped_sidecar_port():
+    """Ollama's in-flight trigger and the scale-from-zero wake-up read the AI Gateway's series, which
+    only exist if the gateway PodMonitor scrapes the port the ext_proc sidecar really has."""
+    from components.catalog import upstream
+    from components.monitoring import scrape
+
+    cfg, _, objs = _objects([server(OLLAMA),
+                             server(VLLM, replicas={"min": 0, "max": 2}, autoscaling={"scaleToZero": True})])
+    (endpoint,) = scrape.gateway_pod_monitor(cfg, "30s")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == upstream.AIGW_EXTPROC_ADMIN_PORT_NAME.value
+    exposed = set().union(*(f.series() for f in catalog.GATEWAY.families()))
+    gateway_triggers = [t for o in objs for t in o["spec"]["triggers"] if t["name"] in ("in-flight", "keep-alive")]
+    assert {t["name"] for t in gateway_triggers} == {"in-flight", "keep-alive"}
+    for trigger in gateway_triggers:
+        used = set(METRIC_NAME.findall(trigger["metadata"]["query"]))
+        assert used and used <= exposed, (trigger["name"], used - exposed)

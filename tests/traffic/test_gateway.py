@@ -83,7 +83,7 @@ def test_supplied_keys_are_checked_and_missing_names_fall_back_to_generated():
 def test_operator_releases_are_pinned_and_wired_to_each_other():
     cfg = loaded(gateway=PROD_GATEWAY).stack
     specs = {r.release: r for r in operators.releases(cfg, autoscaling=True)}
-    assert list(specs) == ["cert-manager", "envoy-gateway", "ai-gateway-crds", "ai-gateway", "keda"]
+    assert list(specs) == ["gateway-crds", "cert-manager", "ai-gateway-crds", "envoy-gateway", "ai-gateway", "keda"]
     for spec in specs.values():
         assert spec.chart in CHARTS.values() and spec.chart.version and spec.namespace == cfg.namespaces.system
     eg = specs["envoy-gateway"].values["config"]["envoyGateway"]
@@ -91,7 +91,15 @@ def test_operator_releases_are_pinned_and_wired_to_each_other():
         "hostname": f"{names.AI_GATEWAY_CONTROLLER}.{cfg.namespaces.system}.svc.cluster.local", "port": 1063}
     assert eg["extensionApis"]["enableBackend"] is True
     assert eg["rateLimit"]["backend"]["redis"]["url"] == ratelimit_store.redis_url(cfg)
-    assert specs["cert-manager"].values["config"]["enableGatewayAPI"] is True
+    # cert-manager v1.21: gatewayAPI.enabled (enableGatewayAPI is deprecated) once the CRDs exist.
+    assert specs["cert-manager"].values["config"]["gatewayAPI"] == {"enabled": True}
+    assert "enableGatewayAPI" not in specs["cert-manager"].values["config"]
+    # Gateway API CRDs come from Envoy Gateway's CRD chart, rendered by Pulumi (no Helm release
+    # record: the chart's would pass the 1 MiB Secret limit); Envoy Gateway's own copy is off.
+    crds = specs["gateway-crds"]
+    assert crds.templated and crds.values["crds"] == {"gatewayAPI": {"enabled": True, "channel": "experimental"},
+                                                       "envoyGateway": {"enabled": True}}
+    assert specs["envoy-gateway"].values["crds"] == {"enabled": False} and specs["envoy-gateway"].skip_crds
     # Token metrics carry the client key's name (the header the SecurityPolicy forwards).
     attributes = specs["ai-gateway"].values["controller"]["metricsRequestHeaderAttributes"]
     assert attributes.split(":")[0] == gateway.security_policy(cfg)["spec"]["apiKeyAuth"]["forwardClientIDHeader"]
@@ -102,8 +110,9 @@ def test_no_gateway_no_gateway_operators_and_no_autoscaling_no_keda():
     cfg = loaded([server(VLLM, replicas={"min": 1, "max": 1})], gateway={"enabled": False}).stack
     assert operators.releases(cfg, autoscaling=False) == []
     no_limit = operators.releases(loaded().stack, autoscaling=False)
-    assert [r.release for r in no_limit] == ["cert-manager", "envoy-gateway", "ai-gateway-crds", "ai-gateway"]
-    assert "rateLimit" not in no_limit[1].values["config"]["envoyGateway"]
+    assert [r.release for r in no_limit] == ["gateway-crds", "cert-manager", "ai-gateway-crds", "envoy-gateway",
+                                             "ai-gateway"]
+    assert "rateLimit" not in no_limit[3].values["config"]["envoyGateway"]
 
 
 CHAT = {"enabled": True, "hostname": "chat.example.com"}

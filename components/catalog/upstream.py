@@ -1,0 +1,121 @@
+"""Names, ports and labels the kit's objects reference on upstream workloads (the Envoy proxies,
+the AI Gateway's ext_proc sidecar, cert-manager, KEDA, kube-prometheus-stack, DCGM exporter).
+
+A NetworkPolicy, PodMonitor or ScaledObject that names a port or label the upstream workload does
+not carry fails silently: nothing is scraped, nothing is allowed. So each such fact lives here,
+with the upstream file and the version it was read at. Where the pinned chart's values.yaml holds
+the fact (`chart` + `values_path`), tests/traffic/test_upstream_facts.py checks it against the
+chart data in ../shared/upstream-charts.
+
+`values_path` is dotted; `name[key]` picks the list item whose `name` is `key`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CHECKED = "2026-12-03"
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: Any
+    source: str  # upstream file (repository path) it was read in
+    version: str  # the tag / pinned version it was read at
+    chart: str | None = None  # catalog key in components/catalog/charts.py whose values.yaml holds it
+    values_path: str | None = None
+    values_file: str = "values.yaml"  # relative to the chart folder (subcharts: charts/<name>/values.yaml)
+
+
+# --- Envoy AI Gateway v1.1.0 -----------------------------------------------------------------------
+AIGW_EXTPROC_ADMIN_PORT_NAME = Fact(
+    "aigw-admin", "envoyproxy/ai-gateway internal/controller/extproc_builder.go (the sidecar's only port)", "v1.1.0")
+AIGW_EXTPROC_ADMIN_PORT = Fact(1064, "envoyproxy/ai-gateway internal/controller/extproc_builder.go extProcAdminPort", "v1.1.0")
+AIGW_EXTPROC_METRICS_PATH = Fact("/metrics", "envoyproxy/ai-gateway cmd/extproc/mainlib/admin.go", "v1.1.0")
+AIGW_CONTROLLER = Fact("ai-gateway-controller", "ai-gateway-helm values.yaml controller.fullnameOverride "
+                       "(Service name, templates/service.yaml)", "v1.1.0", "ai-gateway", "controller.fullnameOverride")
+AIGW_EXTENSION_PORT = Fact(1063, "ai-gateway-helm values.yaml controller.service.ports (grpc: Envoy Gateway's "
+                           "extension server)", "v1.1.0", "ai-gateway", "controller.service.ports[grpc].port")
+AIGW_WEBHOOK_PORT = Fact(9443, "ai-gateway-helm values.yaml controller.mutatingWebhook.port", "v1.1.0",
+                         "ai-gateway", "controller.mutatingWebhook.port")
+
+# --- Envoy Gateway v1.9.0 --------------------------------------------------------------------------
+ENVOY_GATEWAY_CONTROLLER_NAME = Fact(
+    "gateway.envoyproxy.io/gatewayclass-controller", "gateway-helm values.yaml config.envoyGateway.gateway.controllerName",
+    "v1.9.0", "envoy-gateway", "config.envoyGateway.gateway.controllerName")
+ENVOY_PROXY_LABELS = Fact(
+    {"app.kubernetes.io/managed-by": "envoy-gateway", "app.kubernetes.io/component": "proxy"},
+    "envoyproxy/gateway internal/infrastructure/kubernetes/proxy/resource.go EnvoyAppLabel", "v1.9.0")
+ENVOY_OWNING_GATEWAY_LABELS = Fact(
+    ("gateway.envoyproxy.io/owning-gateway-name", "gateway.envoyproxy.io/owning-gateway-namespace"),
+    "envoyproxy/gateway internal/gatewayapi/translator.go OwningGatewayNameLabel, OwningGatewayNamespaceLabel", "v1.9.0")
+# Listener ports below 1024 become port + 10000 in the proxy container (it runs without privileges).
+ENVOY_PRIVILEGED_PORT_SHIFT = Fact((1024, 10000), "envoyproxy/gateway internal/gatewayapi/translator.go "
+                                   "minEphemeralPort, wellKnownPortShift", "v1.9.0")
+
+# --- cert-manager v1.21.1 --------------------------------------------------------------------------
+CERT_MANAGER_CONTROLLER_LABELS = Fact(
+    {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"},
+    "cert-manager deploy/charts/cert-manager/templates/deployment.yaml (pod labels)", "v1.21.1")
+CERT_MANAGER_WEBHOOK_PORT = Fact(10250, "cert-manager chart values.yaml webhook.securePort", "v1.21.1",
+                                 "cert-manager", "webhook.securePort")
+ACME_SOLVER_LABELS = Fact({"acme.cert-manager.io/http01-solver": "true"},
+                          "cert-manager pkg/apis/acme/v1/types.go SolverIdentificationLabelKey", "v1.21.1")
+ACME_SOLVER_PORT = Fact(8089, "cert-manager pkg/issuer/acme/http/http.go acmeSolverListenPort", "v1.21.1")
+
+# --- KEDA 2.20.2 -----------------------------------------------------------------------------------
+KEDA_METRICS_API_PORT = Fact(6443, "keda chart values.yaml service.portHttpsTarget", "2.20.2", "keda",
+                             "service.portHttpsTarget")
+KEDA_WEBHOOK_PORT = Fact(9443, "keda chart values.yaml webhooks.port (empty: the documented default 9443)", "2.20.2")
+
+# --- kube-prometheus-stack (operator v0.93) ---------------------------------------------------------
+PROMETHEUS_POD_LABELS = Fact({"app.kubernetes.io/name": "prometheus"},
+                             "prometheus-operator pkg/prometheus/server statefulset pod labels", "v0.93")
+PROMETHEUS_PORT = Fact(9090, "kube-prometheus-stack values.yaml prometheus.service.port", "89.2.3",
+                       "kube-prometheus-stack", "prometheus.service.port")
+PROMETHEUS_OPERATOR_WEBHOOK_PORT = Fact(10250, "kube-prometheus-stack values.yaml prometheusOperator.tls.internalPort",
+                                        "89.2.3", "kube-prometheus-stack", "prometheusOperator.tls.internalPort")
+# Node exporter runs in the node's network namespace: its address is a node address, which
+# NetworkPolicy ipBlock cannot select on AKS with Cilium (components/traffic/network.py).
+NODE_EXPORTER_HOST_NETWORK = Fact(True, "prometheus-node-exporter subchart values.yaml hostNetwork", "89.2.3",
+                                  "kube-prometheus-stack", "hostNetwork", "charts/prometheus-node-exporter/values.yaml")
+NODE_EXPORTER_PORT = Fact(9100, "prometheus-node-exporter subchart values.yaml service.port", "89.2.3",
+                          "kube-prometheus-stack", "service.port", "charts/prometheus-node-exporter/values.yaml")
+KUBELET_PORT = Fact(10250, "kubernetes docs reference/networking/ports-and-protocols (kubelet API)", "v1.31+")
+KUBE_DNS_LABELS = Fact({"k8s-app": "kube-dns"}, "kubernetes cluster/addons/dns/coredns (the label AKS and kubeadm "
+                       "keep on CoreDNS pods)", "v1.31+")
+
+# --- DCGM exporter ---------------------------------------------------------------------------------
+GPU_OPERATOR_DCGM_SERVICE = Fact(
+    {"labels": {"app": "nvidia-dcgm-exporter"}, "port_name": "gpu-metrics", "port": 9400},
+    "NVIDIA/gpu-operator assets/state-dcgm-exporter/0600_service.yaml", "v25.10.1 (read on main)")
+DCGM_EXPORTER_PORT = Fact(9400, "dcgm-exporter chart values.yaml service.port", "4.8.3", "dcgm-exporter", "service.port")
+DCGM_EXPORTER_PORT_NAME = Fact("metrics", "NVIDIA/dcgm-exporter deployment/templates/service.yaml", "4.8.3")
+
+# Which release installs the CRDs of each API group the kit's custom resources use (catalog chart
+# keys), so the offline plan can prove each custom resource waits for its CRDs.
+# secrets-store.csi.x-k8s.io comes with AKS's Key Vault secrets provider add-on (the cluster).
+CRD_GROUPS: dict[str, str] = {
+    "gateway.networking.k8s.io": "gateway-crds",
+    "gateway.envoyproxy.io": "gateway-crds",
+    "aigateway.envoyproxy.io": "ai-gateway-crds",
+    "cert-manager.io": "cert-manager",
+    "keda.sh": "keda",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "secrets-store.csi.x-k8s.io": "aks-cluster",
+}
+
+# Controllers that need CRDs installed by another step before they start (catalog chart keys).
+CONTROLLER_NEEDS: dict[str, tuple[str, ...]] = {
+    # exits while gateway.networking.k8s.io/v1 is missing (pkg/controller/context.go at v1.21.1)
+    "cert-manager": ("gateway-crds",),
+    # watches Gateway API and its own kinds; its bundled CRDs are off (components/traffic/operators.py)
+    "envoy-gateway": ("gateway-crds",),
+    # watches Gateway API, Envoy Gateway and AI Gateway kinds (internal/controller/controller.go at v1.1.0)
+    "ai-gateway": ("gateway-crds", "ai-gateway-crds"),
+}
+
+
+def all_facts() -> dict[str, Fact]:
+    return {k: v for k, v in globals().items() if isinstance(v, Fact)}
