@@ -34,7 +34,7 @@ class ServerState:
         self.metrics = ServerMetrics(settings.served_model_name)
         self.admission = Admission(settings.max_concurrency, settings.max_queue, self.metrics)
         self.engine = EngineClient(settings.model_dir, settings.max_concurrency, self.metrics, settings.log_level,
-                                   on_release=self.admission.release)
+                                   on_release=self.admission.release, kv_cache_tokens=settings.kv_cache_tokens)
 
     @property
     def ready(self) -> bool:

@@ -1,26 +1,21 @@
-"""The model and its generation loop; runs inside the engine process (see worker.py).
+"""The model as the engine process holds it: tokenizer, chat template, the decoder session and its KV cache.
 
-Why Generators on threads (not og.Engine): onnxruntime-genai 0.18 ships an `Engine` with continuous
-batching, but on CPU it builds a *static* engine: a request arriving while a batch runs waits for the whole
-batch to finish, and per-request seeds and stop strings raise "requires an Engine configured for dynamic
-batching" (dynamic batching needs a PagedAttention model: CUDA fp16/bf16 only). Separate `Generator`
-objects over one shared `Model` run concurrently instead, one per admitted request.
+Why not onnxruntime-genai's Generator or Engine: one `og.Generator` per request on threads does not batch
+(each step reads all the weights for one sequence, and the step holds the GIL), and 0.18's `og.Engine` only
+batches statically on CPU (a request waits for the running batch to finish; per-request seeds and stop strings
+need its dynamic mode, which needs a PagedAttention model: CUDA fp16/bf16 only). So the engine drives the
+builder's model.onnx with onnxruntime itself (decoder.py) and batches at every step (batcher.py); the
+onnxruntime-genai tokenizer is still used, loaded from the model folder without a second copy of the weights.
 
-Why a separate process: `Generator.generate_next_token` keeps the GIL for most of a step, so a web
-server in the same process stalls for a whole token step whenever it needs the GIL. The HTTP process
-never runs inference; it exchanges small messages with this process.
+Why a separate process: the HTTP process must never wait for the GIL behind Python work of the decode loop
+(sampling, detokenizing). It exchanges small messages with this process (worker.py).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from .stops import StopMatcher
 
 
 class ModelLoadError(RuntimeError):
@@ -45,23 +40,32 @@ class ModelInfo:
 
 
 class LoadedModel:
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, max_sequences: int = 4, kv_cache_tokens: int | None = None) -> None:
         import onnxruntime_genai as og
 
-        self._og = og
+        from .decoder import Decoder, DecoderError, read_config
+
         config_path = model_dir / "genai_config.json"
         if not config_path.is_file():
             raise ModelLoadError(f"{model_dir}: no genai_config.json (is this an onnxruntime-genai model folder?)")
         try:
-            config = json.loads(config_path.read_text())
-            self.info = ModelInfo(int(config["model"]["context_length"]), int(config["model"]["vocab_size"]))
+            config = read_config(model_dir)
+            context_length = int(config["model"]["context_length"])
+            vocab_size = int(config["model"]["vocab_size"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"{config_path}: cannot read model.context_length/vocab_size ({exc})") from exc
         try:
-            self.model = og.Model(str(model_dir))
-            self.tokenizer = og.Tokenizer(self.model)
-        except Exception as exc:  # og raises RuntimeError with a readable message
-            raise ModelLoadError(f"{model_dir}: onnxruntime-genai could not load the model: {exc}") from exc
+            self.tokenizer = og.Tokenizer(str(model_dir))
+            self.decoder = Decoder(model_dir, config)
+        except (DecoderError, KeyError) as exc:
+            raise ModelLoadError(f"{model_dir}: cannot serve this model: {exc}") from exc
+        except Exception as exc:  # og and onnxruntime raise RuntimeError-like errors with a readable message
+            raise ModelLoadError(f"{model_dir}: could not load the model: {exc}") from exc
+        # Default budget: every sequence slot may use the whole context (memory still grows only as used).
+        budget = kv_cache_tokens or max_sequences * context_length
+        self.cache = self.decoder.new_cache(max_sequences, budget, context_length)
+        # A request longer than the budget could never be admitted: the HTTP process refuses it up front.
+        self.info = ModelInfo(self.cache.max_length, vocab_size)
         self.eos_ids = set(int(t) for t in self.tokenizer.eos_token_ids)
         self.chat_template = _find_chat_template(model_dir)
 
@@ -72,46 +76,6 @@ class LoadedModel:
 
     def encode(self, text: str) -> list[int]:
         return [int(t) for t in self.tokenizer.encode(text)]
-
-    def generate(self, prompt: list[int], s: Sampling, cancelled: threading.Event,
-                 on_text: Callable[[str, float], None]) -> tuple[str, int]:
-        """Generate until EOS, a stop sequence, max_tokens or cancel; on_text(delta, monotonic time) per token.
-
-        Returns (finish_reason, generated tokens); finish_reason "cancelled" when the client left.
-        """
-        og = self._og
-        max_length = min(self.info.context_length, len(prompt) + s.max_tokens)
-        options: dict = {"max_length": max_length, "min_length": max_length if s.ignore_eos else 0}
-        if s.temperature > 0:
-            options.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k)
-        else:
-            options.update(do_sample=False)
-        if s.seed is not None:
-            options["random_seed"] = s.seed
-        params = og.GeneratorParams(self.model)
-        params.set_search_options(**options)
-        generator = og.Generator(self.model, params)
-        generator.append_tokens(prompt)
-        stream = self.tokenizer.create_stream()
-        matcher = StopMatcher(list(s.stops))
-        generated = 0
-        while not generator.is_done():
-            if cancelled.is_set():
-                return "cancelled", generated
-            generator.generate_next_token()
-            token = int(generator.get_next_tokens()[0])
-            generated += 1
-            if token in self.eos_ids and not s.ignore_eos:
-                on_text("", time.monotonic())
-                return "stop", generated
-            text, hit_stop = matcher.feed(stream.decode(token))
-            on_text(text, time.monotonic())
-            if hit_stop:
-                return "stop", generated
-        tail = matcher.flush()
-        if tail:
-            on_text(tail, -1.0)  # held-back text, not a new token
-        return "length", generated
 
 
 def _find_chat_template(model_dir: Path) -> str | None:

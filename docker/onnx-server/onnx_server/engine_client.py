@@ -42,11 +42,12 @@ class Job:
 
 class EngineClient:
     def __init__(self, model_dir: Path, max_concurrency: int, metrics: ServerMetrics, log_level: str = "info",
-                 on_release: Callable[[], None] | None = None) -> None:
+                 on_release: Callable[[], None] | None = None, kv_cache_tokens: int | None = None) -> None:
         self.model_dir = model_dir
         self.max_concurrency = max_concurrency
         self.metrics = metrics
         self.log_level = log_level
+        self.kv_cache_tokens = kv_cache_tokens
         self.on_release = on_release or (lambda: None)
         self.info: ModelInfo | None = None
         self._jobs: dict[int, Job] = {}
@@ -67,7 +68,8 @@ class EngineClient:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=serve_engine, name="onnx-engine", daemon=True,
-                                    args=(str(self.model_dir), self.max_concurrency, child, self.log_level))
+                                    args=(str(self.model_dir), self.max_concurrency, child, self.log_level,
+                                          self.kv_cache_tokens))
         self._process.start()
         child.close()
         self._loaded: asyncio.Future = self._loop.create_future()

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     api_key: SecretStr | None = None
     max_concurrency: int = Field(default=4, ge=1)
     max_queue: int = Field(default=64, ge=0)
+    kv_cache_tokens: int | None = Field(default=None, ge=1)
     log_level: str = "info"
 
 
@@ -54,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrency", type=int, default=4, help="requests generating at once (default 4)")
     p.add_argument("--max-queue", type=int, default=64,
                    help="requests waiting for a slot before new ones get 503 (default 64)")
+    p.add_argument("--kv-cache-tokens", type=int, default=None,
+                   help="KV cache budget in tokens over all running requests (default: max-concurrency x "
+                        "context length); requests beyond it wait")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -70,6 +74,7 @@ def settings_from_args(argv: list[str] | None = None, environ: dict[str, str] | 
             served_model_name=args.served_model_name or model_dir.resolve().name,
             api_key=read_api_key(args.api_key_file, environ),
             max_concurrency=args.max_concurrency, max_queue=args.max_queue, log_level=args.log_level,
+            kv_cache_tokens=args.kv_cache_tokens,
         )
     except ValueError as exc:
         if isinstance(exc, SettingsError):

@@ -1,4 +1,4 @@
-"""The engine process: loads the model and runs one Generator thread per admitted request.
+"""The engine process: loads the model and runs every admitted request in one continuous batch (batcher.py).
 
 Protocol over one multiprocessing Pipe (tuples, pickled):
   parent -> engine  ("generate", job_id, prompt_tokens, Sampling) | ("cancel", job_id)
@@ -6,6 +6,8 @@ Protocol over one multiprocessing Pipe (tuples, pickled):
   engine -> parent  ("ready", ModelInfo) | ("load_failed", message)
                     | ("text", job_id, delta, monotonic_time)     one per generated token (time -1: no token)
                     | ("end", job_id, finish_reason, generated)   finish_reason "stop"|"length"|"cancelled"
+                      (a job that does not fit the KV budget yet waits in the engine; ModelInfo.context_length
+                      is already capped so every job fits alone)
                     | ("failed", job_id, message, generated)
                     | ("tokens", call_id, tokens | None, error | None)
 """
@@ -18,39 +20,33 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .batcher import Batcher
 from .engine import LoadedModel, ModelLoadError
 from .logs import configure_logging
 
 log = logging.getLogger("onnx_server.worker")
 
 
-def serve_engine(model_dir: str, max_concurrency: int, conn: Connection, log_level: str = "info") -> None:
+def serve_engine(model_dir: str, max_concurrency: int, conn: Connection, log_level: str = "info",
+                 kv_cache_tokens: int | None = None) -> None:
     configure_logging(log_level)
     try:
-        model = LoadedModel(Path(model_dir))
+        model = LoadedModel(Path(model_dir), max_concurrency, kv_cache_tokens)
     except ModelLoadError as exc:
         conn.send(("load_failed", str(exc)))
         return
-    conn.send(("ready", model.info))
     send_lock = threading.Lock()
-    cancels: dict[int, threading.Event] = {}
 
     def send(message: tuple) -> None:
         with send_lock:
             conn.send(message)
 
-    def run(job_id: int, prompt: list[int], sampling) -> None:
-        cancelled = cancels[job_id]
-        generated = 0
-        try:
-            finish, generated = model.generate(prompt, sampling, cancelled,
-                                               lambda text, at: send(("text", job_id, text, at)))
-            send(("end", job_id, finish, generated))
-        except Exception as exc:  # reported to the client; the process keeps serving
-            log.exception("generation failed")
-            send(("failed", job_id, f"{type(exc).__name__}: {exc}", generated))
-        finally:
-            cancels.pop(job_id, None)
+    batcher = Batcher(model, send)
+    batcher.start()
+    cache = model.cache
+    log.info("engine ready", extra={"kv_cache_tokens": cache.budget_tokens, "max_sequences": cache.max_rows,
+                                    "kv_bytes_per_token": cache.bytes_per_token})
+    send(("ready", model.info))
 
     def tokenize(call_id: int, kind: str, payload) -> None:
         try:
@@ -59,26 +55,22 @@ def serve_engine(model_dir: str, max_concurrency: int, conn: Connection, log_lev
         except Exception as exc:  # e.g. a chat template that rejects the roles it was given
             send(("tokens", call_id, None, str(exc)))
 
-    # Tokenizing has its own threads so a long prompt never waits behind running generations.
-    with ThreadPoolExecutor(max_concurrency, thread_name_prefix="generate") as generators, \
-            ThreadPoolExecutor(2, thread_name_prefix="tokenize") as tokenizers:
+    # Tokenizing has its own threads so a long prompt never waits behind the decode loop.
+    with ThreadPoolExecutor(2, thread_name_prefix="tokenize") as tokenizers:
         while True:
             try:
                 message = conn.recv()
             except (EOFError, OSError):  # the HTTP process is gone
+                batcher.stop()
                 break
             kind = message[0]
             if kind == "generate":
                 _, job_id, prompt, sampling = message
-                cancels[job_id] = threading.Event()
-                generators.submit(run, job_id, prompt, sampling)
+                batcher.submit(job_id, prompt, sampling)
             elif kind == "cancel":
-                event = cancels.get(message[1])
-                if event:
-                    event.set()
+                batcher.cancel(message[1])
             elif kind == "tokenize":
                 tokenizers.submit(tokenize, *message[1:])
             elif kind == "shutdown":
-                for event in list(cancels.values()):
-                    event.set()
+                batcher.stop()
                 break
