@@ -5,6 +5,7 @@ a slot while the test acts, short enough for the test budget."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -14,7 +15,7 @@ import pytest
 from onnx_server.admission import Admission
 from onnx_server.errors import APIError
 from onnx_server.metrics import ServerMetrics
-from tests.fixtures.onnx_fixtures import start_onnx_server
+from tests.fixtures.onnx_fixtures import engine_frozen, start_onnx_server
 from tests.fixtures.tiny_model import build_tiny_model
 from tests.onnx_server.test_observability import scrape, value
 
@@ -130,3 +131,31 @@ def test_admission_queue_is_fifo_bounded_and_cancellable():
         assert admission.running == 0
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_leaves_the_queue_frees_its_place(medium_server, stream):
+    server = medium_server
+    client = httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60)
+    ghost_id = f"queue-ghost-{int(stream)}"
+    with long_stream(client, server) as a, long_stream(client, server) as b:
+        assert next(a.iter_lines()).startswith("data: ") and next(b.iter_lines()).startswith("data: ")
+        queued: dict = {}
+        with engine_frozen(server):  # A and B hold both slots however fast the machine is
+            # Token ids: a text prompt would wait for the frozen engine's tokenizer, not for a slot.
+            body = {"model": server.model, "prompt": [5, 6, 7], "max_tokens": 5, "stream": stream}
+            with pytest.raises(httpx.ReadTimeout):  # queued behind A and B; the client gives up and leaves
+                httpx.post(server.base_url + "/v1/completions", json=body, timeout=0.5,
+                           headers={**server.headers, "x-request-id": ghost_id})
+            assert wait_for(lambda: gauge(server, "num_requests_waiting") == 0, timeout=5)
+            waiter = threading.Thread(target=lambda: queued.update(response=client.post("/v1/completions", json={
+                "model": server.model, "prompt": [5, 6, 7], "max_tokens": 5, "ignore_eos": True})))
+            waiter.start()  # takes the freed place: no 503 "1 waiting" while nobody waits
+            assert wait_for(lambda: gauge(server, "num_requests_waiting") == 1)
+        a.close()
+        waiter.join(timeout=30)
+        assert queued["response"].status_code == 200, queued["response"].text
+    client.close()
+    assert wait_for(lambda: gauge(server, "num_requests_running") == 0)
+    entries = [json.loads(line) for line in server.log_text().splitlines() if line.startswith("{")]
+    assert [e["status"] for e in entries if e.get("request_id") == ghost_id and e["msg"] == "request"] == [499]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+
 import httpx
 import openai
 import pytest
@@ -100,3 +103,49 @@ def test_server_survives_bad_input(onnx_server):
 def test_oversized_body_is_413(onnx_server):
     body = b'{"model": "tiny-llama", "prompt": "' + b"a" * (17 * 2**20) + b'"}'
     assert_error(post(onnx_server, "/v1/completions", content=body), 413, contains="exceeds the limit")
+
+
+@pytest.mark.parametrize("raw, param, contains", [
+    (b'{"model": "tiny-llama", "prompt": "hi", "seed": 9223372036854775808}', "seed", "9223372036854775807"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "seed": -1}', "seed", "greater than or equal to 0"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "top_k": 513}', "top_k", "vocabulary size (512)"),
+    (b'{"model": "tiny-llama\\ud800", "prompt": "hi"}', "model", "lone surrogate"),
+    (b'{"model": "tiny-llama", "prompt": "a\\udfff"}', "prompt", "lone surrogate"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "stop": ["\\ud800"]}', "stop.0", "lone surrogate"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "max_tokens": true}', "max_tokens", "valid integer"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "max_tokens": "3"}', "max_tokens", "valid integer"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "stream": "yes"}', "stream", "valid boolean"),
+    (b'{"model": "tiny-llama", "prompt": [1, true]}', "prompt.1", "valid integer"),
+    (b'{"model": "tiny-llama", "prompt": [1, 99999]}', "prompt", "token ids"),
+    (b'{"model": "tiny-llama", "prompt": "hi", "stream_options": {"include_usage": true}}', "stream_options", ""),
+    (b'{"model": ', None, "JSON"),
+])
+def test_out_of_range_and_loosely_typed_input_is_400_with_a_code(onnx_server, raw, param, contains):
+    request_id = "bad-input-" + secrets.token_hex(6)
+    response = post(onnx_server, "/v1/completions", content=raw, headers={"x-request-id": request_id})
+    error = assert_error(response, 400, param=param, contains=contains)
+    assert error["code"], error  # clients (and the openai SDK's retry logic) branch on it
+    for path in ("/v1/chat/completions",):  # the same fields on the chat route
+        if b'"prompt": "hi"' in raw:
+            chat_raw = raw.replace(b'"prompt": "hi"', b'"messages": [{"role": "user", "content": "hi"}]')
+            assert_error(post(onnx_server, path, content=chat_raw), 400, param=param, contains=contains)
+    entries = [json.loads(line) for line in onnx_server.log_text().splitlines() if line.startswith("{")]
+    ours = [e for e in entries if e.get("request_id") == request_id]
+    assert [e["status"] for e in ours if e["msg"] == "request"] == [400]
+    assert not any("exc" in e for e in ours), ours  # no traceback: bad input is not a server fault
+
+
+@pytest.mark.parametrize("seed", [2**31, 2**63 - 1])
+def test_a_64_bit_seed_is_honoured(onnx_server, seed):
+    body = {"model": onnx_server.model, "prompt": "hi", "max_tokens": 8, "seed": seed, "temperature": 1.0}
+    first, second = post(onnx_server, "/v1/completions", body), post(onnx_server, "/v1/completions", body)
+    assert first.status_code == 200, first.text
+    assert first.json()["choices"][0]["text"] == second.json()["choices"][0]["text"]
+
+
+def test_every_error_carries_a_code(onnx_server):
+    for response in (httpx.get(onnx_server.base_url + "/v1/nothing", headers=onnx_server.headers),
+                     httpx.delete(onnx_server.base_url + "/v1/models", headers=onnx_server.headers),
+                     post(onnx_server, "/v1/chat/completions", content=b"[]")):
+        assert response.status_code >= 400
+        assert response.json()["error"]["code"], response.text

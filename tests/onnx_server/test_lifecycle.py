@@ -11,7 +11,7 @@ import pytest
 
 from onnx_server.app import create_app
 from onnx_server.settings import SettingsError, settings_from_args
-from tests.fixtures.onnx_fixtures import SERVER_SRC, start_onnx_server
+from tests.fixtures.onnx_fixtures import SERVER_SRC, engine_pid, start_onnx_server
 
 
 def test_ready_is_503_until_the_model_is_loaded(tiny_onnx_model_dir):
@@ -89,12 +89,7 @@ def test_engine_crash_mid_stream_ends_with_an_error_event_and_the_server_exits(t
         with httpx.stream("POST", server.base_url + "/v1/completions", json=body, timeout=30) as response:
             lines = response.iter_lines()
             assert next(lines).startswith("data: {")
-            pid = server.process.pid
-            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-            # The engine process (multiprocessing also starts a resource tracker beside it).
-            engines = [c for c in children if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
-            assert len(engines) == 1
-            os.kill(int(engines[0]), signal.SIGKILL)
+            os.kill(engine_pid(server), signal.SIGKILL)
             rest = [line for line in lines if line.startswith("data: ")]
         assert rest[-1] == "data: [DONE]"
         error = json.loads(rest[-2][len("data: "):])["error"]
@@ -103,3 +98,14 @@ def test_engine_crash_mid_stream_ends_with_an_error_event_and_the_server_exits(t
     finally:
         server.stop()
     assert "engine process exited" in server.log_text()
+
+
+def test_model_ready_is_logged_with_the_context_length(onnx_server):
+    import json
+
+    entries = [json.loads(line) for line in onnx_server.log_text().splitlines() if line.startswith("{")]
+    ready = [e for e in entries if e["msg"] == "model ready"]
+    assert len(ready) == 1, [e["msg"] for e in entries][:20]
+    assert ready[0]["context_length"] == 256 and ready[0]["model"] == onnx_server.model
+    assert ready[0]["load_seconds"] >= 0 and ready[0]["max_prompt_bytes"] > 0
+    assert not [e for e in entries if e["msg"] == "model load failed"]

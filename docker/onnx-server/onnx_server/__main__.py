@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from .app import create_app
+    from .connections import BACKLOG, effective_cap, guarded_protocol, open_file_limit
+    from .drain import DrainingServer
 
     failure: list[Exception] = []
 
@@ -29,13 +31,21 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True  # exit non-zero so the orchestrator restarts or reports the pod
 
     app = create_app(settings, on_load_failure=stop_on_load_failure)
+    file_limit = open_file_limit()
+    max_connections = effective_cap(settings.max_connections, file_limit)
+    # timeout_graceful_shutdown runs after the drain (drain.py): by then every response has ended.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=10, server_header=False)
-    server = uvicorn.Server(config)
+                            timeout_graceful_shutdown=5, server_header=False, backlog=BACKLOG,
+                            timeout_keep_alive=settings.idle_timeout,
+                            http=guarded_protocol(settings.header_timeout, max_connections))
+    server = DrainingServer(config, app.state.server, settings.drain_seconds)
     logging.getLogger("onnx_server").info(
         "starting", extra={"host": settings.host, "port": settings.port, "model": settings.served_model_name,
                            "auth": settings.api_key is not None, "max_concurrency": settings.max_concurrency,
-                           "max_queue": settings.max_queue})
+                           "max_queue": settings.max_queue, "max_connections": max_connections,
+                           "open_file_limit": file_limit, "header_timeout": settings.header_timeout,
+                           "body_timeout": settings.body_timeout, "idle_timeout": settings.idle_timeout,
+                           "drain_seconds": settings.drain_seconds})
     server.run()
     return 1 if failure else 0
 

@@ -1,4 +1,9 @@
-"""Admission control: at most N requests generate, at most M wait; beyond that 503 + Retry-After."""
+"""Admission control: at most N requests generate, at most M wait; beyond that 503 + Retry-After.
+
+A waiting request whose client leaves is cancelled (app.py races the wait against the disconnect), so its
+place is freed at once. When the server can no longer serve (engine gone, shutting down) `close()` answers
+every waiter and every later request with the same error.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,15 @@ class Admission:
         self.running = 0
         self._waiters: deque[asyncio.Future] = deque()
         self._metrics = metrics
+        self._closed: APIError | None = None
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
     async def acquire(self) -> None:
+        if self._closed is not None:
+            raise self._closed
         if self.running < self.max_running and not self._waiters:
             self._set_running(self.running + 1)
             return
@@ -39,10 +47,19 @@ class Admission:
         except asyncio.CancelledError:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-            elif waiter.done() and not waiter.cancelled():
+            elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.release()  # the slot was handed to us just as the client left
             self._publish()
             raise
+        self._publish()
+
+    def close(self, error: APIError) -> None:
+        """Refuse from now on: every waiter and every new request get `error`."""
+        self._closed = error
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
         self._publish()
 
     def release(self) -> None:

@@ -1,4 +1,9 @@
-"""The HTTP process's handle on the engine process: submit, stream back, cancel, tokenize."""
+"""The HTTP process's handle on the engine process: submit, stream back, cancel, tokenize.
+
+Liveness: the engine process sends ("heartbeat", t) every HEARTBEAT_SECONDS from a thread of its own;
+`stalled` is true once none has arrived for `heartbeat_timeout` seconds (a frozen or wedged engine), and
+/health, /ready and admission follow it.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ class Event:
     text: str = ""
     finish_reason: str | None = None
     completion_tokens: int = 0
+    status: int = 500  # errors: the HTTP status a non-streaming request answers with
+    code: str = "generation_failed"
 
 
 @dataclass
@@ -38,11 +45,13 @@ class Job:
     generated: int = 0
     last_token_at: float | None = None
     finished: bool = False
+    aborted: bool = False  # ended for the client before the engine finished (see EngineClient.abort)
 
 
 class EngineClient:
     def __init__(self, model_dir: Path, max_concurrency: int, metrics: ServerMetrics, log_level: str = "info",
-                 on_release: Callable[[], None] | None = None, kv_cache_tokens: int | None = None) -> None:
+                 on_release: Callable[[], None] | None = None, kv_cache_tokens: int | None = None,
+                 heartbeat_timeout: float = 10.0) -> None:
         self.model_dir = model_dir
         self.max_concurrency = max_concurrency
         self.metrics = metrics
@@ -57,12 +66,24 @@ class EngineClient:
         self._closing = False
         self._process = None
         self.on_engine_exit: Callable[[], None] | None = None
+        self.heartbeat_timeout = heartbeat_timeout
+        self.last_heartbeat = time.monotonic()
+        self.gone = False
 
     @property
     def ready(self) -> bool:
-        return self.info is not None
+        return self.info is not None and not self.stalled
 
-    async def start(self) -> None:
+    @property
+    def stalled(self) -> bool:
+        """Loaded, but the engine process has not been heard from for heartbeat_timeout seconds."""
+        return self.info is not None and time.monotonic() - self.last_heartbeat > self.heartbeat_timeout
+
+    @property
+    def running_jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    async def start(self) -> ModelInfo:
         """Start the engine process and wait for the model; raises RuntimeError when it cannot load."""
         self._loop = asyncio.get_running_loop()
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
@@ -74,10 +95,14 @@ class EngineClient:
         child.close()
         self._loaded: asyncio.Future = self._loop.create_future()
         threading.Thread(target=self._read, name="engine-reader", daemon=True).start()
-        self.info = await self._loaded
+        info = await self._loaded
+        self.last_heartbeat = time.monotonic()
+        self.info = info
+        return info
 
-    async def stop(self) -> None:
-        """Ask the engine process to finish; terminate it after 10 s. Safe when it never started."""
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Ask the engine process to finish; kill it after `timeout` s (a stopped process ignores SIGTERM).
+        Safe when it never started."""
         if self._process is None:
             return
         self._closing = True
@@ -85,12 +110,17 @@ class EngineClient:
             self._send(("shutdown",))
         except (OSError, ValueError):
             pass
-        await asyncio.to_thread(self._process.join, 10)
+        await asyncio.to_thread(self._process.join, timeout)
         if self._process.is_alive():
-            self._process.terminate()
+            log.warning("engine process did not stop within %.0f s; killing it", timeout)
+            self._process.kill()
+            await asyncio.to_thread(self._process.join, 5)
 
     # -- requests
     async def tokenize(self, kind: str, payload) -> list[int]:
+        if self.gone:
+            raise APIError(503, "the engine process exited; the server is restarting", code="engine_down",
+                           headers={"Retry-After": "5"})
         call_id = next(self._ids)
         future = self._loop.create_future()
         self._calls[call_id] = future
@@ -98,14 +128,28 @@ class EngineClient:
         return await future
 
     def submit(self, job: Job) -> None:
+        if self.gone:
+            raise APIError(503, "the engine process exited; the server is restarting", code="engine_down",
+                           headers={"Retry-After": "5"})
         job.id = next(self._ids)
         self._jobs[job.id] = job
         self.metrics.prompt_tokens.labels(self.metrics.model_name).inc(len(job.prompt_tokens))
         self._send(("generate", job.id, job.prompt_tokens, job.sampling))
 
     def cancel(self, job: Job) -> None:
-        if not job.finished:
-            self._send(("cancel", job.id))
+        if not job.finished and not self.gone:
+            try:
+                self._send(("cancel", job.id))
+            except (OSError, ValueError):  # the engine went away meanwhile: _engine_gone ends the job
+                pass
+
+    def abort(self, job: Job, event: Event) -> None:
+        """End a job for its client now (shutdown deadline); the engine is told to stop it. The slot is
+        released when the engine confirms, as for any cancel."""
+        if not job.finished and not job.aborted:
+            job.aborted = True
+            job.events.put_nowait(event)
+            self.cancel(job)
 
     def _send(self, message: tuple) -> None:
         with self._send_lock:
@@ -129,7 +173,9 @@ class EngineClient:
 
     def _dispatch(self, message: tuple) -> None:
         kind = message[0]
-        if kind == "text":
+        if kind == "heartbeat":
+            self.last_heartbeat = time.monotonic()
+        elif kind == "text":
             self._on_text(*message[1:])
         elif kind == "end":
             self._on_end(*message[1:])
@@ -181,15 +227,16 @@ class EngineClient:
     def _engine_gone(self) -> None:
         if not self._loaded.done():
             self._loaded.set_exception(RuntimeError("the engine process exited while loading the model"))
+        self.gone = True
         if self._closing:
             return
         log.error("engine process exited (code %s); failing %d running requests", self._process.exitcode,
                   len(self._jobs))
         self.info = None
+        if self.on_engine_exit:  # first: queued requests must not be handed the slots freed below
+            self.on_engine_exit()
         for job_id in list(self._jobs):
             self._finish(job_id, Event("error", text="the engine process exited"))
         for future in self._calls.values():
             if not future.done():
                 future.set_exception(APIError(503, "the engine process exited", code="engine_down"))
-        if self.on_engine_exit:
-            self.on_engine_exit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,7 +16,19 @@ _TYPES = {
     405: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
+    408: "invalid_request_error",
     503: "service_unavailable",
+}
+# The code an error carries when the raiser names none: clients branch on `code`, so it is never null.
+_CODES = {
+    400: "invalid_value",
+    401: "invalid_api_key",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "request_too_large",
+    422: "invalid_value",
+    503: "unavailable",
 }
 
 
@@ -36,28 +50,46 @@ class APIError(Exception):
 
 def error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> dict:
     kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    code = code or _CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+class ErrorJSONResponse(JSONResponse):
+    """ASCII-escaped JSON: an error that echoes bad input (a lone surrogate) must still encode."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
 
 
 def error_response(status: int, message: str, **kwargs) -> JSONResponse:
     headers = kwargs.pop("headers", None)
-    return JSONResponse(error_body(status, message, **kwargs), status_code=status, headers=headers)
+    return ErrorJSONResponse(error_body(status, message, **kwargs), status_code=status, headers=headers)
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    first = exc.errors()[0] if exc.errors() else {}
-    if first.get("type") == "json_invalid":
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
         return "request body is not valid JSON", None
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    # A union (`prompt: str | list[int]`) reports one error per member: our own checks say most.
+    first = next((e for e in errors if e.get("type") == "value_error"), errors[0] if errors else {})
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and _is_field(p)]
     param = ".".join(loc) or None
-    msg = first.get("msg", "invalid request")
+    msg = first.get("msg", "invalid request").removeprefix("Value error, ")
     return (f"{param}: {msg}" if param else msg), param
+
+
+def _is_field(part) -> bool:
+    """Field names and list indexes, not pydantic's union member tags (`str`, `function-after[...]`)."""
+    return isinstance(part, int) or (part.isidentifier() and part not in _TYPE_TAGS)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        return ErrorJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

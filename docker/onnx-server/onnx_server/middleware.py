@@ -1,7 +1,13 @@
-"""Pure ASGI middleware (streams pass through untouched): request id, API key, readiness, access log, metrics."""
+"""Pure ASGI middleware (streams pass through untouched): request id, API key, readiness, request body
+limits, access log, metrics.
+
+The body is read here, before the app sees it, whatever its framing: a chunked body has no Content-Length,
+so the 16 MiB limit is counted while reading, and the whole body must arrive within the body timeout.
+Either failure answers at once (413 / 408) and closes the connection, so the rest is never read."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -9,7 +15,7 @@ import re
 import time
 import uuid
 
-from .errors import error_body
+from .errors import APIError, error_body
 from .logs import request_id_var
 
 log = logging.getLogger("onnx_server.access")
@@ -46,9 +52,17 @@ class ServerMiddleware:
 
         try:
             rejection = None if path in OPEN_PATHS else self._reject(headers)
+            if rejection is None and path not in OPEN_PATHS and scope.get("method") in ("POST", "PUT", "PATCH"):
+                read = await self._read_body(receive)
+                if isinstance(read, APIError):
+                    rejection = read
+                elif read is None:  # the client left while sending
+                    scope["state"]["client_gone"] = True
+                    return
+                else:
+                    receive = _replay(read, receive)
             if rejection:
-                status, body, extra = rejection
-                await _send_json(send_with_id, status, body, extra)
+                await _send_json(send_with_id, rejection.status, rejection.body(), rejection.headers)
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception as exc:  # a bug, not bad input: 500 with the request id, traceback to the log only
@@ -68,23 +82,58 @@ class ServerMiddleware:
                                            **scope["state"].get("log_fields", {})})
             request_id_var.reset(token)
 
-    def _reject(self, headers: dict[str, str]):
+    def _reject(self, headers: dict[str, str]) -> APIError | None:
         key = self.state.settings.api_key
         if key is not None:
             supplied = headers.get("authorization", "")
             scheme, _, value = supplied.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
                                                                      key.get_secret_value().encode()):
-                return 401, error_body(401, "invalid or missing API key (send Authorization: Bearer <key>)",
-                                       code="invalid_api_key"), {"www-authenticate": "Bearer"}
+                return APIError(401, "invalid or missing API key (send Authorization: Bearer <key>)",
+                                code="invalid_api_key", headers={"www-authenticate": "Bearer"})
         length = headers.get("content-length", "0")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return 413, error_body(413, f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES}",
-                                   code="request_too_large"), {}
-        if not self.state.ready:
-            return 503, error_body(503, "model is loading; retry when /ready answers 200", code="not_ready"), \
-                {"retry-after": "5"}
-        return None
+            return _too_large(f"request body of {length} bytes")
+        return self.state.unavailable()
+
+    async def _read_body(self, receive) -> bytes | APIError | None:
+        """The whole body, or the error to answer (413, 408), or None when the client left."""
+        timeout = self.state.settings.body_timeout
+        body = bytearray()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    body += message.get("body", b"")
+                    if len(body) > MAX_BODY_BYTES:
+                        return _too_large("request body")
+                    if not message.get("more_body", False):
+                        return bytes(body)
+        except TimeoutError:
+            return APIError(408, f"request body not received within {timeout:g} s", code="request_timeout",
+                            headers={"connection": "close"})
+
+
+def _too_large(what: str) -> APIError:
+    # Connection: close: the rest of the body is never read (uvicorn closes once the answer is sent).
+    return APIError(413, f"{what} exceeds the limit of {MAX_BODY_BYTES} bytes", code="request_too_large",
+                    headers={"connection": "close"})
+
+
+def _replay(body: bytes, receive):
+    """The app's receive: the body read above in one message, then the client's own messages."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_json(send, status: int, body: dict, extra_headers: dict[str, str]) -> None:

@@ -1,42 +1,73 @@
 """Request bodies of the OpenAI API subset the server implements, validated with pydantic.
 
 Fields the server cannot honour are rejected with 400 rather than silently ignored; unknown fields
-are accepted (clients such as the openai SDK send extras) but never change the output.
+are accepted (clients such as the openai SDK send extras) but never change the output. Types are strict
+(`max_tokens: "3"` or `true`, `stream: "yes"` are 400s, not guesses), and text must be valid Unicode: JSON
+can carry a lone surrogate (`"\\ud800"`) that no tokenizer or UTF-8 encoder accepts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from .errors import APIError
 
 
+# A 64-bit seed, as the OpenAI API's integer `seed` is read elsewhere; numpy's generator (sampler.py) takes it.
+MAX_SEED = 2**63 - 1
+
+
+def _valid_unicode(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode: a lone surrogate at position {exc.start}") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
+def _prompt_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list[str]" if value and all(isinstance(v, str) for v in value) else "list[int]"
+    return "str"
+
+
+# The member is picked from the input's shape, so an error names the one the client meant ("prompt.1").
+Prompt = Annotated[Union[Annotated[Text, Tag("str")], Annotated[list[Text], Tag("list[str]")],
+                         Annotated[list[int], Tag("list[int]")]], Discriminator(_prompt_kind)]
+
+
 class StreamOptions(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     include_usage: bool = False
 
 
 class SamplingFields(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
-    model: str
+    model: Text
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    top_k: int = Field(default=0, ge=0, description="0 disables top-k (vLLM uses -1; both accepted)")
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
-    stop: str | list[str] | None = Field(default=None, validate_default=True)
+    # 0 disables top-k (vLLM uses -1; both accepted); the upper bound is the vocabulary (checked in app.py).
+    top_k: int = Field(default=0, ge=0)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    stop: Text | list[Text] | None = Field(default=None, validate_default=True)
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = 1
     ignore_eos: bool = False  # vLLM extension: generate exactly max_tokens (load tests rely on it)
-    user: str | None = None
+    user: Text | None = None
 
     @field_validator("top_k", mode="before")
     @classmethod
     def _vllm_top_k(cls, value: Any) -> Any:
-        return 0 if value == -1 else value
+        return 0 if type(value) is int and value == -1 else value
 
     @field_validator("stop")
     @classmethod
@@ -76,10 +107,10 @@ class SamplingFields(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "user", "assistant", "developer", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Text | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
         if self.content is None:
@@ -90,7 +121,10 @@ class ChatMessage(BaseModel):
         for part in self.content:
             if part.get("type") != "text" or not isinstance(part.get("text"), str):
                 raise APIError(400, "only text content parts are supported", param="messages", code="unsupported")
-            parts.append(part["text"])
+            try:
+                parts.append(_valid_unicode(part["text"]))
+            except ValueError as exc:
+                raise APIError(400, f"messages: {exc}", param="messages", code="invalid_value") from None
         return "".join(parts)
 
 
@@ -107,7 +141,7 @@ class ChatCompletionRequest(SamplingFields):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[str] | list[int]
+    prompt: Prompt
 
     @field_validator("prompt")
     @classmethod

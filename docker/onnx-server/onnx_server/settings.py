@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, SecretStr
 
 API_KEY_ENV = "ONNX_SERVER_API_KEY"
 API_KEY_FILE_ENV = "ONNX_SERVER_API_KEY_FILE"
+# Fits `docker stop`'s 10 s grace with room to exit; the kit's manifests pass their own (components/servers).
+DEFAULT_DRAIN_SECONDS = 5.0
 
 
 class Settings(BaseModel):
@@ -22,6 +24,14 @@ class Settings(BaseModel):
     max_queue: int = Field(default=64, ge=0)
     kv_cache_tokens: int | None = Field(default=None, ge=1)
     log_level: str = "info"
+    # Connection guards (see connections.py and middleware.py); seconds.
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    idle_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=1024, ge=8)
+    engine_heartbeat_timeout: float = Field(default=10.0, gt=0)
+    # SIGTERM: streams have this long to finish before they are ended with an error event (see drain.py).
+    drain_seconds: float = Field(default=DEFAULT_DRAIN_SECONDS, ge=0)
 
 
 class SettingsError(ValueError):
@@ -59,6 +69,21 @@ def parser() -> argparse.ArgumentParser:
                    help="KV cache budget in tokens over all running requests (default: max-concurrency x "
                         "context length); requests beyond it wait")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--header-timeout", type=float, default=10.0,
+                   help="seconds a connection has to send a complete request head (default 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0,
+                   help="seconds a request has to send its whole body (default 30)")
+    p.add_argument("--idle-timeout", type=float, default=5.0,
+                   help="seconds an idle keep-alive connection is kept (default 5)")
+    p.add_argument("--max-connections", type=int, default=1024,
+                   help="open connections at most (also at most half the open-file limit); beyond it the "
+                        "oldest idle connection is closed (default 1024)")
+    p.add_argument("--engine-heartbeat-timeout", type=float, default=10.0,
+                   help="seconds without a heartbeat from the engine process before /health answers 503 "
+                        "(default 10)")
+    p.add_argument("--drain-seconds", type=float, default=DEFAULT_DRAIN_SECONDS,
+                   help="on SIGTERM, seconds running requests have to finish before they are ended "
+                        f"(default {DEFAULT_DRAIN_SECONDS:g}; keep it below the pod's grace period)")
     return p
 
 
@@ -75,6 +100,9 @@ def settings_from_args(argv: list[str] | None = None, environ: dict[str, str] | 
             api_key=read_api_key(args.api_key_file, environ),
             max_concurrency=args.max_concurrency, max_queue=args.max_queue, log_level=args.log_level,
             kv_cache_tokens=args.kv_cache_tokens,
+            header_timeout=args.header_timeout, body_timeout=args.body_timeout, idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections, engine_heartbeat_timeout=args.engine_heartbeat_timeout,
+            drain_seconds=args.drain_seconds,
         )
     except ValueError as exc:
         if isinstance(exc, SettingsError):

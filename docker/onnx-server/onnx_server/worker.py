@@ -1,6 +1,8 @@
 """The engine process: loads the model and runs every admitted request in one continuous batch (batcher.py).
 
 Protocol over one multiprocessing Pipe (tuples, pickled):
+  engine -> parent  ("heartbeat", monotonic_time) every HEARTBEAT_SECONDS from its own thread, from start to
+                    exit: the HTTP process reports the engine stalled (health 503) when they stop coming
   parent -> engine  ("generate", job_id, prompt_tokens, Sampling) | ("cancel", job_id)
                     | ("tokenize", call_id, "chat"|"text", payload) | ("shutdown",)
   engine -> parent  ("ready", ModelInfo) | ("load_failed", message)
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,22 +28,32 @@ from .engine import LoadedModel, ModelLoadError
 from .logs import configure_logging
 
 log = logging.getLogger("onnx_server.worker")
+HEARTBEAT_SECONDS = 0.5
 
 
 def serve_engine(model_dir: str, max_concurrency: int, conn: Connection, log_level: str = "info",
                  kv_cache_tokens: int | None = None) -> None:
     configure_logging(log_level)
-    try:
-        model = LoadedModel(Path(model_dir), max_concurrency, kv_cache_tokens)
-    except ModelLoadError as exc:
-        conn.send(("load_failed", str(exc)))
-        return
     send_lock = threading.Lock()
 
     def send(message: tuple) -> None:
         with send_lock:
             conn.send(message)
 
+    def heartbeat() -> None:
+        while True:
+            try:
+                send(("heartbeat", time.monotonic()))
+            except (OSError, ValueError):  # the HTTP process is gone
+                return
+            time.sleep(HEARTBEAT_SECONDS)
+
+    threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
+    try:
+        model = LoadedModel(Path(model_dir), max_concurrency, kv_cache_tokens)
+    except ModelLoadError as exc:
+        send(("load_failed", str(exc)))
+        return
     batcher = Batcher(model, send)
     batcher.start()
     cache = model.cache
