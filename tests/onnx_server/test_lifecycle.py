@@ -101,9 +101,7 @@ def test_engine_crash_mid_stream_ends_with_an_error_event_and_the_server_exits(t
 
 
 def test_model_ready_is_logged_with_the_context_length(onnx_server):
-    import json
-
-    entries = [json.loads(line) for line in onnx_server.log_text().splitlines() if line.startswith("{")]
+    entries = onnx_server.log_entries()
     ready = [e for e in entries if e["msg"] == "model ready"]
     assert len(ready) == 1, [e["msg"] for e in entries][:20]
     assert ready[0]["context_length"] == 256 and ready[0]["model"] == onnx_server.model
