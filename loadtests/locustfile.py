@@ -1,12 +1,13 @@
 """Locust users for OpenAI-compatible LLM servers, measured per request from our own clock.
 
-Use as is:  locust -f loadtests/locustfile.py --host http://127.0.0.1:8000          (web UI)
+Use as is:  locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --class-picker   (web UI)
             locust -f loadtests/locustfile.py --host URL --headless -u 8 -t 60s     (headless)
 The gate (`python -m loadtests run`) drives the same file and evaluates the exact per-request records.
 
 Two user classes: `ClosedLoopUser` (one stream at a time per user: concurrency) and `OpenLoopUser`
 (a dispatcher issuing constant or Poisson arrivals at --rate-per-user, capped by --max-in-flight,
-recording queue delay so coordinated omission shows). Pick one with Locust's class picker or by name.
+recording queue delay so coordinated omission shows). Name one, or pass --class-picker to choose in
+the UI; with neither, ClosedLoopUser runs (Locust would otherwise mix both). The UI binds 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 if __package__ in (None, ""):  # loaded by path (`locust -f loadtests/locustfile.py`): make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loadtests import webui  # noqa: E402
+from loadtests import locust_stats, webui  # noqa: E402
 from loadtests.collector import Collector, LagProbe  # noqa: E402
 from loadtests.prompts import dataset_prompts, request_body, synthetic_prompts  # noqa: E402
 from loadtests.streaming import new_record, stream_request  # noqa: E402
@@ -60,6 +61,9 @@ def add_options(parser):
     g.add_argument("--measure-s", type=float, default=0.0, include_in_web_ui=False, help="headless: stop after warm-up + this, then write records")
     g.add_argument("--records-out", default="", include_in_web_ui=False, help="folder for requests.raw.jsonl and run.json (master)")
     g.add_argument("--progress-s", type=float, default=5.0, include_in_web_ui=False, help="progress line period (0: silent)")
+    # The web UI starts load at a click: on your machine it listens on loopback only (the in-cluster
+    # master passes --web-host 0.0.0.0 behind its login and a port-forward).
+    parser.set_defaults(web_host="127.0.0.1")
 
 
 def options(environment):
@@ -81,6 +85,10 @@ def on_init(environment, **_):
     if environment.web_ui:
         webui.install(environment, COLLECTOR)
     opts = options(environment)
+    if opts is not None and not getattr(opts, "class_picker", False) and set(environment.user_classes) == {ClosedLoopUser, OpenLoopUser}:
+        # No class named and no picker: Locust would mix both 50/50, a load nobody asked for.
+        logger.info("running ClosedLoopUser (name OpenLoopUser, or pass --class-picker, to choose)")
+        environment.user_classes = [ClosedLoopUser]
     if opts is not None:
         OpenLoopUser.concurrency = max(10, opts.max_in_flight)
         for cls in (ClosedLoopUser, OpenLoopUser):
@@ -103,12 +111,17 @@ def on_test_start(environment, **_):
             gevent.spawn(COLLECTOR.report_progress, opts.progress_s, opts.warmup_s + opts.measure_s)
         if opts.measure_s > 0:
             gevent.spawn(_stop_after, environment, opts.warmup_s + opts.measure_s)
+        if opts.warmup_s > 0:
+            gevent.spawn_later(opts.warmup_s, environment.stats.reset_all)  # the UI's numbers start with the measurement
 
 
 @events.test_stop.add_listener
 def on_test_stop(environment, **_):
     COLLECTOR.stop(environment)
     opts = options(environment)
+    if not isinstance(environment.runner, WorkerRunner):
+        locust_stats.restate(environment.stats, COLLECTOR.records, COLLECTOR.started_at + COLLECTOR.warmup_s,
+                             COLLECTOR.load_stopped_at or time.time())
     if not isinstance(environment.runner, WorkerRunner) and opts.records_out:
         COLLECTOR.write(Path(opts.records_out), environment)
 
@@ -154,13 +167,9 @@ class LLMUser(FastHttpUser):
         record = new_record(f"{self.worker}-{next(_request_ids)}", self.worker, self.model, self.endpoint, scheduled_at)
         body = request_body(next(_prompt_source), self.endpoint, self.model, opts.max_tokens, opts.ignore_eos == "true")
         try:
-            stream_request(self.client, self.path, body, self.headers, record, f"{self.endpoint} stream (E2EL)", self.fire_latency)
+            stream_request(self.client, self.path, body, self.headers, record, locust_stats.label(self.endpoint))
         finally:
             COLLECTOR.add(record)
-
-    def fire_latency(self, name: str, ms: float, length: int) -> None:
-        self.environment.events.request.fire(request_type="LLM", name=name, response_time=ms, response_length=length,
-                                             exception=None, context={}, response=None)
 
 
 class ClosedLoopUser(LLMUser):

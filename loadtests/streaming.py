@@ -48,11 +48,11 @@ def error_message(resp) -> str:
         return f"HTTP {resp.status_code}: {(resp.text or '')[:200]}"
 
 
-def stream_request(session, path: str, body: dict, headers: dict, record: dict, label: str, fire) -> dict:
+def stream_request(session, path: str, body: dict, headers: dict, record: dict, label: str) -> dict:
     """POST `body` with stream=True through Locust's FastHttpSession and fill `record` in place.
 
-    `fire(name, ms, tokens)` reports the extra latency rows (TTFT, TPOT) to Locust's live statistics;
-    the request's own row is rewritten to show E2EL instead of Locust's header time.
+    The request's Locust row is rewritten to show E2EL instead of Locust's header time; TTFT and TPOT
+    are not fired as extra requests (they would count in Locust's RPS): the LLM tab shows them.
     """
     t0 = time.perf_counter()
     record["sent_at"] = time.time()
@@ -101,9 +101,6 @@ def stream_request(session, path: str, body: dict, headers: dict, record: dict, 
                 resp.request_meta["response_time"] = record["e2el_ms"]
                 resp.request_meta["response_length"] = record["output_tokens"]
                 resp.success()
-                fire("TTFT", record["ttft_ms"], 0)
-                if record["tpot_ms"] is not None:
-                    fire("TPOT", record["tpot_ms"], 0)
             else:
                 resp.failure(record["error"])
     except gevent.GreenletExit:

@@ -81,10 +81,8 @@ def validate_raw(raw: dict[str, Any], stack_file: str, secrets_present: set[str]
         meant = meant_keys(before)  # `servers:` is reported as itself, not as slmkit:servers missing
         found = [p for p in found if not (p.value is None and p.message == "required key is missing" and p.key in meant)]
         raise ConfigError(stack_file, before + found) from None
-    if before:
-        raise ConfigError(stack_file, before)
     found = cross_layer_problems(stack, secrets_present)
-    errors = [p for p in found if not p.warning]
+    errors = before + [p for p in found if not p.warning]
     if errors:
         raise ConfigError(stack_file, errors)
     return LoadedConfig(stack, stack_file, secrets_present, [p for p in found if p.warning])

@@ -65,7 +65,7 @@ def master(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dict:
         "command": ["locust"],
         "args": ["-f", common.LOCUSTFILE, "--master", "--master-bind-host", "0.0.0.0", "--master-bind-port", str(MASTER_PORT),
                  "--web-host", "0.0.0.0", "--web-port", str(WEB_PORT), "--web-login", "--host", target.url,
-                 "--progress-s", "0",
+                 "--progress-s", "0", "--class-picker",  # closed- or open-loop: the user picks, never a 50/50 mix
                  "--expect-workers", str(cfg.loadtest.ui.workers)],
         "env": [*common.BASE_ENV,
                 {"name": "SLMKIT_WEB_USERNAME", "value": LOGIN_USER},

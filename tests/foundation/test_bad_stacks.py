@@ -85,6 +85,16 @@ def test_a_bad_stack_file_is_refused_clearly(tmp_path: Path, case: str, text: st
         assert all(line.startswith(f"  {bad}: ") for line in err.splitlines()[1:]), err  # file: key = value: why; fix
 
 
+def test_file_problems_and_model_problems_are_reported_at_once(tmp_path: Path):
+    bad = tmp_path / "Pulumi.prod.yaml"
+    text = edit("prod", PROD_RES, 'resources: {cpu: "16", memory: 300Gi}').replace("  slmkit:monitoring:", "  slmkt:monitoring:", 1)
+    bad.write_text(text + f"  slmkit:hfToken: {SECRET}\n")
+    proc = render_plan(["--config-file", str(bad)], tmp_path / "out")
+    assert proc.returncode == 2 and proc.stderr.startswith("3 problems in the slmkit config:"), proc.stderr
+    assert "slmkt:monitoring" in proc.stderr and "slmkit:hfToken = <redacted>" in proc.stderr and "300Gi" in proc.stderr
+    assert "--stack prod`" in proc.stderr and SECRET not in proc.stderr
+
+
 def test_yaml_errors_point_at_the_line_and_column(tmp_path: Path):
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text(edit("local", "      engine: ollama", "\t  engine: ollama"))

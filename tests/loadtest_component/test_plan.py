@@ -61,6 +61,7 @@ def test_gateway_ui_plan_has_ui_login_and_gateway_key(gateway_ui_plan):
     w = worker["spec"]["template"]["spec"]["containers"][0]
     assert "--master" in m["args"] and "--web-login" in m["args"]
     assert m["args"][m["args"].index("--expect-workers") + 1] == "2"
+    assert "--class-picker" in m["args"]
     assert "--worker" in w["args"]
     assert w["args"][w["args"].index("--master-host") + 1].startswith("locust-master.slmkit-loadtest.")
     assert w["args"][w["args"].index("--master-port") + 1] == "5557"

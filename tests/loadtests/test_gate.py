@@ -139,3 +139,26 @@ def test_cli_dispatcher():
     assert unknown.returncode == 2 and "unknown command" in unknown.stderr
     bad = run_cli("run", "--host", "http://127.0.0.1:1", "--slo", "ttft_ms<=1")
     assert bad.returncode == 2 and "needs a stat" in bad.stderr
+
+
+def report_rows(html: str) -> dict[str, dict]:
+    """The request rows Locust embeds in its HTML report."""
+    import re
+
+    raw = re.search(r'"requests_statistics": (\[.*?\])', html).group(1)
+    return {row["name"]: row for row in json.loads(raw)}
+
+
+def test_locust_html_report_counts_what_summary_json_counts(server, tmp_path):
+    # a warm-up the report must leave out, and no TTFT/TPOT pseudo-requests inflating its RPS
+    proc, summary = gate(server, tmp_path, "--users", "3", "--warmup", "2", "--duration", "4", "--max-tokens", "16",
+                         "--slo", "error_rate<=0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = report_rows((tmp_path / "locust-report.html").read_text())
+    assert set(rows) == {"chat stream (E2EL)", "Aggregated"}
+    m = summary["metrics"]
+    total = rows["Aggregated"]
+    assert total["num_requests"] == m["requests"]["ok"] + m["requests"]["failed"] > 0
+    assert total["num_failures"] == m["requests"]["failed"]
+    assert total["total_rps"] == pytest.approx(m["requests_per_s"], rel=0.02)
+    assert total["avg_content_length"] == 16  # output tokens per request

@@ -40,11 +40,34 @@ def test_web_ui_requires_login_and_shows_exact_llm_stats(tmp_path):
             rows = {row["metric"]: row for row in stats["extended_stats"][0]["data"]}
             assert rows["ttft_ms"]["count"] > 5
             assert abs(float(rows["tpot_ms"]["p50"]) - 5.0) < 0.5
-            assert {s["name"] for s in stats["stats"]} >= {"TTFT", "TPOT", "chat stream (E2EL)"}
+            # one row per real request: TTFT/TPOT are in the LLM tab, not counted as requests in the RPS
+            # (plus the one model discovery, a real request: this UI was started without --model)
+            assert {s["name"] for s in stats["stats"]} == {"chat stream (E2EL)", "/v1/models (discovery)", "Aggregated"}
             client.get("/stop")
         finally:
             ui.terminate()
             ui.wait(timeout=10)
+
+
+def test_the_local_ui_listens_on_loopback_and_runs_one_user_class(tmp_path):
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--host", "http://127.0.0.1:1",
+                           "--web-port", str(port), "--progress-s", "0"],
+                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the UI did not come up")
+    finally:
+        ui.terminate()
+        err = ui.communicate(timeout=10)[1]
+    assert f"Starting web interface at http://127.0.0.1:{port}" in err  # not 0.0.0.0: loopback unless asked
+    assert "running ClosedLoopUser (name OpenLoopUser, or pass --class-picker, to choose)" in err
 
 
 def test_web_login_without_a_password_refuses_to_start():
