@@ -6,10 +6,19 @@ servers that download a model (all three engines do: vLLM and the ONNX preparati
 Hugging Face, Ollama from its registry). The API server's address is not known in advance either:
 controllers get TCP 443/6443 egress, and webhook / aggregated-API ports accept ingress from any
 address (the API server calls them).
+
+Nodes, the API server and in-cluster LoadBalancer addresses are never reached through `ipBlock`:
+on AKS with Azure CNI powered by Cilium an ipBlock cannot select node or pod IPs (AKS docs), and
+Cilium translates a LoadBalancer address to the backend pod before policy. So a rule that must reach
+kubelets, host-network exporters or the API server names ports and no peer (Cilium turns a rule
+without `to` into its wildcard selector, which selects every identity, host and remote-node included:
+cilium pkg/k8s/network_policy.go ParseNetworkPolicy), and a rule that reaches the gateway through its
+public address also names the proxy pods. `ipBlock` stays only for public addresses (model hubs).
 """
 
 from __future__ import annotations
 
+from components.catalog import upstream
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s.objects import meta
@@ -24,11 +33,16 @@ PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/1
 API_SERVER_PORTS = (443, 6443)
 # Ports the API server calls in the operators' namespaces: cert-manager and prometheus-operator
 # webhooks (10250), KEDA and AI Gateway admission webhooks (9443), KEDA's metrics API server (6443).
-WEBHOOK_PORTS = (9443, 10250, 6443)
-ENVOY_METRICS_PORT = 19001
-PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
-KUBE_DNS = {"k8s-app": "kube-dns"}
-CERT_MANAGER_CONTROLLER = {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"}
+WEBHOOK_PORTS = tuple(sorted({upstream.KEDA_WEBHOOK_PORT.value, upstream.AIGW_WEBHOOK_PORT.value,
+                              upstream.CERT_MANAGER_WEBHOOK_PORT.value, upstream.PROMETHEUS_OPERATOR_WEBHOOK_PORT.value,
+                              upstream.KEDA_METRICS_API_PORT.value}))
+# What Prometheus scrapes on the nodes: kubelets (cAdvisor) and node exporter (host network).
+NODE_SCRAPE_PORTS = (upstream.KUBELET_PORT.value, upstream.NODE_EXPORTER_PORT.value)
+PROMETHEUS_POD = upstream.PROMETHEUS_POD_LABELS.value
+KUBE_DNS = upstream.KUBE_DNS_LABELS.value
+CERT_MANAGER_CONTROLLER = upstream.CERT_MANAGER_CONTROLLER_LABELS.value
+ACME_SOLVER = upstream.ACME_SOLVER_LABELS.value
+ACME_SOLVER_PORT = upstream.ACME_SOLVER_PORT.value
 
 
 def _ns(name: str) -> dict:
@@ -72,6 +86,11 @@ def _same_namespace(namespace: str) -> dict:
                    ingress=[{"from": [{"podSelector": {}}]}], egress=[{"to": [{"podSelector": {}}]}])
 
 
+def _any_destination(*ports: int) -> dict:
+    """Egress to these ports wherever they are: nodes, the API server, pods (no ipBlock, see above)."""
+    return {"ports": _tcp(*ports)}
+
+
 def _public_443() -> dict:
     return {"to": [{"ipBlock": {"cidr": ANYWHERE, "except": PRIVATE_RANGES}}], "ports": _tcp(443)}
 
@@ -106,8 +125,7 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
         _same_namespace(ns),
         # Controllers (Envoy Gateway, AI Gateway, cert-manager, KEDA) watch the API server;
         # cert-manager also talks to Let's Encrypt over 443.
-        _policy("allow-api-server-egress", ns, None, egress=[{"to": [{"ipBlock": {"cidr": ANYWHERE}}],
-                                                                 "ports": _tcp(*API_SERVER_PORTS)}]),
+        _policy("allow-api-server-egress", ns, None, egress=[_any_destination(*API_SERVER_PORTS)]),
         _policy("allow-webhooks", ns, None, ingress=[{"ports": _tcp(*WEBHOOK_PORTS)}]),
     ]
     if cfg.monitoring.enabled:
@@ -129,11 +147,14 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
             egress.append(chat_ui.proxy_egress_rule(cfg))
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             # cert-manager's HTTP-01 solver pods run in the gateway namespace.
-            egress.append({"to": [_ns(cfg.namespaces.gateway)], "ports": _tcp(8089)})
-        if cfg.gateway.tls.issuer.startswith("letsencrypt"):
+            egress.append({"to": [_ns(cfg.namespaces.gateway)], "ports": _tcp(ACME_SOLVER_PORT)})
             # cert-manager checks its HTTP-01 answer at the public address before telling Let's Encrypt.
-            out.append(_policy("cert-manager-http01-self-check", ns, CERT_MANAGER_CONTROLLER,
-                               egress=[{"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(80)}]))
+            # Inside the cluster that address is the gateway's own LoadBalancer, which the dataplane
+            # (Cilium, kube-proxy) turns into a proxy pod on its container port before policy applies;
+            # port 80 to any destination covers a load balancer or CDN outside the cluster.
+            out.append(_policy("cert-manager-http01-self-check", ns, CERT_MANAGER_CONTROLLER, egress=[
+                {"to": [_pods_in(ns, proxies)], "ports": _tcp(names.proxy_container_port(names.HTTP_PORT))},
+                _any_destination(names.HTTP_PORT)]))
         # The public endpoint: clients come from anywhere (a LoadBalancer keeps their address).
         out.append(_policy("gateway-proxy", ns, proxies, ingress=[{"ports": _tcp(*listener_ports)}], egress=egress))
     return out
@@ -144,18 +165,18 @@ def gateway_namespace_policies(cfg: StackConfig) -> list[dict]:
     if not cfg.gateway.tls.issuer.startswith("letsencrypt"):
         return []
     proxies = _pods_in(cfg.namespaces.system, names.proxy_pod_labels(cfg.namespaces.gateway))
-    return [_policy("acme-solver", cfg.namespaces.gateway, {"acme.cert-manager.io/http01-solver": "true"},
-                    ingress=[{"from": [proxies], "ports": _tcp(8089)}])]
+    return [_policy("acme-solver", cfg.namespaces.gateway, ACME_SOLVER,
+                    ingress=[{"from": [proxies], "ports": _tcp(ACME_SOLVER_PORT)}])]
 
 
 # --- monitoring and load test ---------------------------------------------------------------------
 
 def monitoring_policies(cfg: StackConfig) -> list[dict]:
-    """Prometheus scrapes pods in every namespace and kubelets / node exporters on the nodes; the
-    operator and kube-state-metrics read the API server; KEDA queries Prometheus."""
+    """Prometheus scrapes pods in every namespace and kubelets / node exporters on the nodes (node
+    addresses: ports without a peer, see the module docstring); the operator and kube-state-metrics
+    read the API server; KEDA queries Prometheus."""
     ns = cfg.namespaces.monitoring
-    scrape = [{"to": [{"namespaceSelector": {}}]},
-              {"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(*API_SERVER_PORTS, 10250, 9100)}]
+    scrape = [{"to": [{"namespaceSelector": {}}]}, _any_destination(*API_SERVER_PORTS, *NODE_SCRAPE_PORTS)]
     return [
         _same_namespace(ns),
         _policy("allow-scrape-and-api", ns, None, egress=scrape),

@@ -1,5 +1,10 @@
 """A small NetworkPolicy evaluator (the semantics of networking.k8s.io/v1) so tests can ask
-"may A reach B on port P" instead of comparing dicts."""
+"may A reach B on port P" instead of comparing dicts.
+
+`Node` is an address of a node (kubelet, host-network pods such as node exporter) as AKS with
+Cilium sees it: no ipBlock selects it (AKS docs: ipBlock cannot select node or pod IPs), no pod or
+namespace selector either (it has no pod labels); only a rule without peers reaches it. For the
+same reason an ipBlock never selects a Pod here, only External addresses."""
 
 from __future__ import annotations
 
@@ -23,13 +28,22 @@ class External:
     ip: str
 
 
+@dataclass(frozen=True)
+class Node:
+    ip: str = "10.224.0.4"
+
+
 def _matches(selector: dict, labels: dict[str, str]) -> bool:
     assert set(selector) <= {"matchLabels"}, f"evaluator does not support {selector}"
     return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
 def _peer_matches(peer: dict, other, policy_namespace: str) -> bool:
+    if isinstance(other, Node):
+        return False
     if "ipBlock" in peer:
+        if not isinstance(other, External):
+            return False
         addr = ipaddress.ip_address(other.ip)
         block = peer["ipBlock"]
         return addr in ipaddress.ip_network(block["cidr"]) and not any(

@@ -12,7 +12,7 @@ from components.traffic import names, network
 from components.traffic.network import PROMETHEUS_POD
 
 from .configs import ONNX, loaded, server
-from .netpol import External, Pod, allowed
+from .netpol import External, Node, Pod, allowed
 
 HTTPS_IN_PROXY = names.proxy_container_port(names.HTTPS_PORT)
 
@@ -134,6 +134,36 @@ def test_cert_manager_may_self_check_http01_only_with_lets_encrypt(stack):
     cfg, _, policies = stack
     controller = Pod(cfg.namespaces.system, dict(network.CERT_MANAGER_CONTROLLER))
     assert allowed(policies, controller, External("203.0.113.9"), 80)
+    # The public address is the gateway's own LoadBalancer: the dataplane hands the connection to a
+    # proxy pod on its container port before policy applies (Cilium, kube-proxy alike).
+    assert allowed(policies, controller, _proxy(cfg), names.proxy_container_port(80))
     assert not allowed(policies, Pod(cfg.namespaces.system, {"app": "keda-operator"}), External("203.0.113.9"), 80)
     plain = network.network_policies(loaded().stack, server_endpoints(loaded().stack))
     assert not allowed(plain, controller, External("203.0.113.9"), 80)
+
+
+def test_prometheus_scrapes_kubelets_and_node_exporter_without_ipblock(stack):
+    """Node addresses are out of ipBlock's reach on AKS with Cilium: the scrapes still work."""
+    cfg, _, policies = stack
+    for port in (10250, 9100):
+        assert allowed(policies, _prometheus(cfg), Node(), port)
+    assert not allowed(policies, Pod(cfg.namespaces.loadtest, {}), Node(), 10250)
+
+
+def test_controllers_reach_the_api_server_wherever_it_is(stack):
+    cfg, _, policies = stack
+    for who in (Pod(cfg.namespaces.system, {"app": "keda-operator"}), _prometheus(cfg)):
+        assert allowed(policies, who, Node(), 443) and allowed(policies, who, External("20.50.2.1"), 443)
+
+
+def test_no_policy_reaches_in_cluster_addresses_through_ipblock():
+    """ipBlock only for public addresses: every ipBlock excludes the private ranges nodes and pods use."""
+    from components import chat_ui
+
+    cfg = loaded(gateway={"hostname": "llm.example.com", "tls": {"issuer": "letsencrypt", "email": "a@example.com"}},
+                 chatUi={"enabled": True, "hostname": "chat.example.com", "oidc": {
+                     "clientId": "x", "providerUrl": "https://login.example.com/.well-known/openid-configuration"}}).stack
+    policies = network.network_policies(cfg, server_endpoints(cfg)) + chat_ui.network_policies(cfg)
+    blocks = [peer["ipBlock"] for p in policies for rule in p["spec"].get("egress", []) + p["spec"].get("ingress", [])
+              for peer in rule.get("to", rule.get("from", [])) if "ipBlock" in peer]
+    assert blocks and all(set(network.PRIVATE_RANGES) <= set(b.get("except", [])) for b in blocks)
