@@ -21,10 +21,9 @@ from components.config import NAMESPACE, StackConfig
 from components.context import StackContext
 from components.k8s import objects, security
 from components.k8s.declare import declare
-from components.loadtest.component import gateway_client_key
 from components.platform.secrets import secret_object
 from components.traffic import names as gateway_names
-from components.traffic.gateway import issuer_name, public_url
+from components.traffic.access import gateway_of, issuer_name, public_url
 
 RELEASE = "open-webui"  # also the chart's Service, StatefulSet and PVC name
 PORT, SERVICE_PORT = 8080, 80
@@ -204,9 +203,7 @@ class ChatUi(pulumi.ComponentResource):
         super().__init__("slmkit:chat:ChatUi", "chat-ui", None, opts)
         cfg = ctx.cfg
         ns = cfg.chat_ui.namespace
-        key = gateway_client_key(ctx)
-        if key is None:
-            raise ValueError("the chat UI needs the gateway's client keys: build Traffic before ChatUi")
+        key = gateway_of(ctx, "the chat UI").client_key()
         webui_key = random.RandomPassword("chat-ui-secret-key", length=64, special=False,
                                           opts=pulumi.ResourceOptions(parent=self)).result
         values: dict[str, pulumi.Input[str]] = {SECRET_KEY_FIELD: pulumi.Output.secret(webui_key), API_KEY_FIELD: key}

@@ -20,6 +20,7 @@ class StackContext:
     secrets: Any = None  # components.platform.secrets.SecretStore, set once the store exists
     namespaces: dict[str, pulumi.Resource] = field(default_factory=dict)  # name -> Namespace resource
     outputs: dict[str, Any] = field(default_factory=dict)  # exported by __main__ as stack outputs
+    gateway: Any = None  # components.traffic.access.GatewayAccess, set by Traffic when the gateway is on
 
     @property
     def cfg(self) -> StackConfig:

@@ -13,7 +13,7 @@ from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.secrets import SERVER_API_KEY_KEY, SERVER_API_KEY_SECRET
-from components.traffic.gateway import public_url
+from components.traffic import access, names
 
 SERVICE_ACCOUNT = "slmkit-loadtest"
 # A gateway client key copied into the load-test namespace (a pod mounts Secrets of its own namespace only).
@@ -40,7 +40,7 @@ def gateway_url(cfg: StackConfig) -> str:
     """The gateway's base URL as clients use it, without `/v1`: the public hostname when set
     (inside the cluster the LoadBalancer address leads to the proxies), else the proxy Service,
     which the self-signed certificate names."""
-    return public_url(cfg).removesuffix("/v1")
+    return access.base_url(cfg)
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,7 @@ CA_DIR = "/etc/slmkit/gateway-ca"
 def trust_for(cfg: StackConfig) -> tuple[list[dict], list[dict], list[dict]]:
     """(volumes, mounts, env) that make the gate trust the kit's own gateway CA when the gateway's
     certificate is not from a public CA. SSL_CERT_FILE is read by httpx and the locustfile."""
-    from components.traffic import names
-    from components.traffic.gateway import uses_private_ca
-
-    if not uses_private_ca(cfg):
+    if not access.uses_private_ca(cfg):
         return [], [], []
     volume = {"name": "gateway-ca", "configMap": {"name": names.CA_BUNDLE, "defaultMode": 0o444}}
     mount = {"name": "gateway-ca", "mountPath": CA_DIR, "readOnly": True}

@@ -8,19 +8,11 @@ import pulumi_random as random
 from components.context import StackContext
 from components.k8s.declare import declare
 from components.platform.secrets import secret_object
+from components.traffic.access import gateway_of
 
 from . import common, gate, ui
 
 GRACE_S = 120  # Pulumi waits a little longer than the Job's own deadline, so the Job reports first
-
-
-def gateway_client_key(ctx: StackContext) -> pulumi.Output[str] | None:
-    """The first gateway client key (Traffic exports them all as `gatewayApiKeys`)."""
-    keys = ctx.outputs.get("gatewayApiKeys")
-    if keys is None:
-        return None
-    name = ctx.cfg.gateway.api_key_names[0]
-    return pulumi.Output.secret(pulumi.Output.from_input(keys).apply(lambda k: k[name]))
 
 
 class LoadTest(pulumi.ComponentResource):
@@ -31,14 +23,12 @@ class LoadTest(pulumi.ComponentResource):
         endpoints = [s.endpoint for s in servers]
         base = [declare(common.service_account(cfg), ctx.opts(parent=self, namespace=ns))]
         base += list(getattr(ctx.secrets, "resources", []))
-        if cfg.gateway.enabled:
-            key = gateway_client_key(ctx)
-            if key is None:
-                raise ValueError("the gateway is on but its client keys are unknown: build Traffic before LoadTest")
-            base.append(declare(secret_object(common.GATEWAY_KEY_SECRET, ns, {common.GATEWAY_KEY_FIELD: key}),
-                                ctx.opts(parent=self, namespace=ns)))
-
         ready = [s.deployment for s in servers] + list(after or [])
+        if cfg.gateway.enabled:
+            gw = gateway_of(ctx, "the load test")
+            base.append(declare(secret_object(common.GATEWAY_KEY_SECRET, ns, {common.GATEWAY_KEY_FIELD: gw.client_key()}),
+                                ctx.opts(parent=self, namespace=ns)))
+            ready += gw.ready  # the gateway's Certificate is Ready: the gate calls it over TLS
         timeout = f"{gate.deadline_seconds(cfg) + GRACE_S}s"
         self.gate_jobs = [
             declare(job, ctx.opts(parent=self, namespace=ns, depends_on=base + ready,

@@ -10,7 +10,8 @@ from components.config import NAMESPACE
 from components.context import StackContext
 from components.k8s.declare import declare
 
-from . import autoscaling, gateway, keys, network, operators, ratelimit_store
+from . import autoscaling, gateway, keys, names, network, operators, ratelimit_store
+from .access import CERTIFICATE_READY_TIMEOUT, GatewayAccess
 
 
 class Traffic(pulumi.ComponentResource):
@@ -92,10 +93,17 @@ class Traffic(pulumi.ComponentResource):
                                    ctx.opts(parent=self, namespace=cfg.namespaces.models)))
         if gateway.uses_private_ca(cfg):
             secrets += self._private_ca(ctx)
+        ready = []
         for obj in gateway.gateway_objects(cfg, endpoints):
-            declare(obj, ctx.opts(parent=self, namespace=obj["metadata"].get("namespace"),
-                                  depends_on=[*after, *secrets]))
+            is_certificate = obj["kind"] == "Certificate" and obj["metadata"]["name"] == names.CERTIFICATE
+            timeouts = pulumi.CustomTimeouts(create=CERTIFICATE_READY_TIMEOUT, update=CERTIFICATE_READY_TIMEOUT) \
+                if is_certificate else None
+            declared = declare(obj, ctx.opts(parent=self, namespace=obj["metadata"].get("namespace"),
+                                             depends_on=[*after, *secrets], custom_timeouts=timeouts))
+            if is_certificate:
+                ready.append(declared)  # Ready (its Secret holds the certificate) before anyone calls over TLS
         self.api_keys = pulumi.Output.secret(client)
+        ctx.gateway = GatewayAccess(self.api_keys, list(cfg.gateway.api_key_names), ready)
         ctx.outputs["gatewayApiKeys"] = self.api_keys
         ctx.outputs["gatewayModels"] = sorted(n for ep in endpoints for n in ep.served_names)
         ctx.outputs["gatewayUrl"] = gateway.public_url(cfg)

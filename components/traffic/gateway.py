@@ -10,13 +10,17 @@ The route lives next to the servers so the server key Secret never leaves the mo
 
 from __future__ import annotations
 
+from components import chat_ui
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s.objects import meta
 from components.k8s.security import container_security_context
 
 from . import names
+from .access import WAIT_FOR, issuer_name, public_url, uses_private_ca
 from .routing import routing_table
+
+__all__ = ["issuer_name", "public_url", "uses_private_ca"]  # the clients' facts live in access.py
 
 GW_API = "gateway.networking.k8s.io/v1"
 EG_API = "gateway.envoyproxy.io/v1alpha1"
@@ -70,9 +74,6 @@ def _chat_listeners(cfg: StackConfig) -> list[dict]:
     """The chat UI's own HTTPS listener (its hostname), defined next to the chat UI."""
     if not cfg.chat_ui.enabled:
         return []
-    # Imported here: chat_ui imports this module.
-    from components import chat_ui
-
     return chat_ui.chat_listeners(cfg)
 
 
@@ -103,11 +104,6 @@ def gateway(cfg: StackConfig) -> dict:
     }
 
 
-def public_url(cfg: StackConfig) -> str:
-    """What clients put in their OpenAI base URL (without a hostname: the in-cluster Service,
-    or https://localhost:8443/v1 through a port-forward)."""
-    host = cfg.gateway.hostname or names.proxy_service_host(cfg.namespaces.system)
-    return f"https://{host}/v1"
 
 
 # --- TLS -----------------------------------------------------------------------------------------
@@ -132,8 +128,6 @@ def issuer(cfg: StackConfig) -> dict:
     }
 
 
-def uses_private_ca(cfg: StackConfig) -> bool:
-    return cfg.gateway.enabled and cfg.gateway.tls.issuer == "self-signed"
 
 
 def ca_secret(cfg: StackConfig, cert_pem, key_pem) -> dict:
@@ -149,10 +143,6 @@ def ca_bundle(namespace: str, cert_pem) -> dict:
             "data": {names.CA_BUNDLE_KEY: cert_pem}}
 
 
-def issuer_name(cfg: StackConfig) -> str:
-    if cfg.gateway.tls.issuer == "self-signed":
-        return names.SELF_SIGNED_ISSUER
-    return names.LETSENCRYPT_ISSUERS[cfg.gateway.tls.issuer][0]
 
 
 def certificate(cfg: StackConfig) -> dict:
@@ -163,7 +153,9 @@ def certificate(cfg: StackConfig) -> dict:
     if gw.tls.issuer == "self-signed":
         dns += [names.proxy_service_host(cfg.namespaces.system), "localhost"]
     return {
-        "apiVersion": CM_API, "kind": "Certificate", "metadata": meta(names.CERTIFICATE, cfg.namespaces.gateway, LABELS),
+        # Pulumi waits for Ready (access.WAIT_FOR): the gate calls the gateway over TLS after it.
+        "apiVersion": CM_API, "kind": "Certificate",
+        "metadata": meta(names.CERTIFICATE, cfg.namespaces.gateway, LABELS, dict(WAIT_FOR)),
         "spec": {
             "secretName": names.TLS_SECRET, "dnsNames": dns, "duration": "2160h", "renewBefore": "360h",
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},

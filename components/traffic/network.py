@@ -18,6 +18,7 @@ public address also names the proxy pods. `ipBlock` stays only for public addres
 
 from __future__ import annotations
 
+from components import chat_ui
 from components.catalog import upstream
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
@@ -141,9 +142,6 @@ def system_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[d
             listener_ports.append(names.proxy_container_port(names.HTTP_PORT))
         egress = [{"to": [_pods_in(ep.namespace, ep.selector)], "ports": _tcp(ep.port)} for ep in endpoints]
         if cfg.chat_ui.enabled:
-            # Imported here: chat_ui imports the traffic modules.
-            from components import chat_ui
-
             egress.append(chat_ui.proxy_egress_rule(cfg))
         if cfg.gateway.tls.issuer.startswith("letsencrypt"):
             # cert-manager's HTTP-01 solver pods run in the gateway namespace.
