@@ -134,3 +134,29 @@ def test_gpu_memory_is_usable_gib_not_the_data_sheets_gb():
     for name, sheet, ecc_share in (("T4", 16, 0.0625), ("A10", 24, 0.0625), ("L4", 24, 0.0625), ("H100-NVL", 94, 0)):
         assert GPUS[name].memory_gib <= sheet * (1 - ecc_share), name
     assert 14.5 <= GPUS["T4"].memory_gib <= 15.0 and 22.0 <= GPUS["A10"].memory_gib <= 22.5
+
+
+def test_under_pulumi_up_a_plain_secret_and_a_stray_namespace_are_refused():
+    """`pulumi up` hands the config over in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS: same checks."""
+    import json
+
+    from pulumi.runtime import config as runtime_config
+
+    from components.config import ConfigError, load_from_pulumi
+
+    config = {"slmkit:environment": "local", "slmkit:cluster": json.dumps({"kind": "existing"}),
+              "slmkit:servers": json.dumps([{"name": "q", "engine": "ollama", "model": "qwen2.5:0.5b",
+                                             "resources": {"cpu": "2", "memory": "3Gi"}}]),
+              "slmkit:hfToken": SECRET, "slmkt:monitoring": "{}", "azure-native:location": "eastus2"}
+    saved = dict(runtime_config.CONFIG.get())
+    try:
+        runtime_config.set_all_config(config, [])  # hfToken set without --secret
+        with pytest.raises(ConfigError) as plain:
+            load_from_pulumi()
+        text = str(plain.value)
+        assert "slmkit:hfToken = <redacted>: a secret written in plain text" in text and SECRET not in text
+        assert "slmkt:monitoring: namespace 'slmkt' is not 'slmkit'" in text and "azure-native" not in text
+        runtime_config.set_all_config({k: v for k, v in config.items() if not k.startswith("slmkt:")}, ["slmkit:hfToken"])
+        assert "hfToken" in load_from_pulumi().secrets_present  # set with --secret: accepted
+    finally:
+        runtime_config.set_all_config(saved, [])
