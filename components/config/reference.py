@@ -19,7 +19,9 @@ Every key of the `slmkit:` namespace in `stacks/Pulumi.<stack>.yaml`, generated 
 model (`python -m components.config.reference`). Keys are camelCase; unknown keys are errors.
 Secret values are set with `pulumi config set --secret`: `slmkit:hfToken` (Hugging Face token,
 needed for gated models), `slmkit:apiKeys` (gateway client keys, JSON object name -> key; generated
-when absent), `slmkit:grafanaAdminPassword` (generated when absent).
+when absent), `slmkit:grafanaAdminPassword` (generated when absent), `slmkit:chatUiOidcClientSecret`
+(the chat UI's OIDC client secret). The list is `components/config/stackfile.py` SECRET_KEYS; any of
+them written as a plain value is refused (exit 2) with the `pulumi config set --secret` command.
 
 | key | type | default |
 |---|---|---|
