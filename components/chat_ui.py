@@ -91,7 +91,8 @@ def release_values(cfg: StackConfig) -> dict:
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
         "copyAppData": {"resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                                       "limits": {"cpu": "500m", "memory": "256Mi"}}},
-        "route": {"enabled": False}, "ingress": {"enabled": False},  # the kit's own HTTPRoute, below
+        # The kit's own HTTPRoute, below (chart 10.2.1 has no route template of its own).
+        "ingress": {"enabled": False},
     }
 
 

@@ -41,19 +41,26 @@ CHARTS: dict[str, Chart] = {
                           "github.com/cert-manager/cert-manager/releases/tag/v1.21.1", "2026-11-28"),
     "keda": Chart("keda", "https://kedacore.github.io/charts", "2.20.2",
                   "github.com/kedacore/charts/releases (keda-2.20.2)", "2026-11-28"),
-    # monitoring: operator v0.93 era, matching the ServiceMonitor/PodMonitor/PrometheusRule CRDs.
+    # monitoring: operator v0.93.1, matching the ServiceMonitor/PodMonitor/PrometheusRule CRDs (v0.93).
+    # 89.2.3 was pinned before but is in no upstream data the kit can check; 88.5.3 is a release tag.
     "kube-prometheus-stack": Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
-                                   "89.2.3", "github.com/prometheus-community/helm-charts/releases/tag/"
-                                   "kube-prometheus-stack-89.2.3", "2026-11-28"),
-    "dcgm-exporter": Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.3",
-                           "github.com/NVIDIA/dcgm-exporter/pull/712 (image 4.6.0-4.8.3)", "2026-11-28"),
+                                   "88.5.3", "github.com/prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3 "
+                                   "(appVersion v0.93.1)", "2026-12-03"),
+    # 4.8.3 was pinned from an open pull request; the chart repository's index (gh-pages
+    # helm-charts/index.yaml) ends at 4.8.2, tag 4.5.3-4.8.2.
+    "dcgm-exporter": Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.2",
+                           "github.com/NVIDIA/dcgm-exporter tag 4.5.3-4.8.2 deployment/Chart.yaml; gh-pages "
+                           "helm-charts/index.yaml", "2026-12-03"),
     # platform (AKS GPU software): the GPU Operator, or the device plugin beside the AKS-installed
     # driver (DCGM exporter: the entry above). Versions from the projects' release pages.
     "gpu-operator": Chart("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v25.10.1",
                           "github.com/NVIDIA/gpu-operator/releases/tag/v25.10.1", "2026-11-28"),
     "nvidia-device-plugin": Chart("nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.18.0",
                                   "github.com/NVIDIA/k8s-device-plugin/releases/tag/v0.18.0", "2026-11-28"),
-    # chat UI: Open WebUI (app 0.7.2 is the chart's appVersion, the image tag it deploys).
-    "open-webui": Chart("open-webui", "https://helm.openwebui.com", "10.3.1",
-                        "github.com/open-webui/helm-charts charts/open-webui/Chart.yaml (appVersion 0.7.2)", "2026-11-28"),
+    # chat UI: Open WebUI (app 0.7.2 is the chart's appVersion, the image tag it deploys). 10.3.1, pinned
+    # before, exists only on a feature branch: it was never in the repository index. 10.2.1 is the last
+    # 10.x release (the index goes on with 11.0.0).
+    "open-webui": Chart("open-webui", "https://helm.openwebui.com", "10.2.1",
+                        "github.com/open-webui/helm-charts tag open-webui-10.2.1 charts/open-webui/Chart.yaml "
+                        "(appVersion 0.7.2); helm.openwebui.com index.yaml", "2026-12-03"),
 }

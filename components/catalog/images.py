@@ -20,3 +20,8 @@ ENGINE_IMAGES: dict[str, tuple[str, str]] = {
 ONNX_CUDA_TAG = "0.1.0-cuda"
 ONNX_CONVERT_TAG = "0.1.0-convert"
 LOADTEST_IMAGE = ("ghcr.io/slmkit/loadtest", "0.1.0")
+
+# Where the vllm/vllm-openai image holds vLLM's examples/ folder (chat templates): its Dockerfile's
+# vllm-base stage sets WORKDIR /vllm-workspace and runs `COPY examples examples`; vllm-openai builds
+# on that stage. Read in docker/Dockerfile of vllm-project/vllm (checked 2026-12-03).
+VLLM_EXAMPLES_DIR = "/vllm-workspace/examples"

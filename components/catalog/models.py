@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 SOURCE = "Hugging Face config.json / model cards; ollama.com/library; vLLM tool-calling docs"
 CHECKED = "2026-11-28"
+# The phi4_mini_json parser expects `functools[...]`, which vLLM's tool template asks the model for
+# (vLLM PR 14886); Microsoft's own chat template does not. KAITO passes the same pair.
+TOOL_CHAT_TEMPLATE_SOURCE = ("github.com/vllm-project/vllm examples/tool_chat_template_phi4_mini.jinja "
+                             "(PR 14886); the phi4_mini_json parser (Phi4MiniJsonToolParser)")
+TOOL_CHAT_TEMPLATE_CHECKED = "2026-12-03"
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,9 @@ class ModelCard:
     ollama_tag: str | None = None
     ollama_size_gb: float | None = None  # q4_K_M download size, what Ollama holds in memory
     tool_parser: str | None = None  # vLLM --tool-call-parser; None: no tool calling
+    # vLLM --chat-template for tool calls, as a path in vLLM's repository (examples/...: the image holds
+    # it, catalog/images.py VLLM_EXAMPLES_DIR); None: the model's own template fits the parser.
+    tool_chat_template: str | None = None
     trust_remote_code: bool = False
     quantization: str | None = None  # set for pre-quantized checkpoints (awq, gptq)
     quantized_variants: tuple[tuple[str, str], ...] = ()  # (method, hf_id) of pre-quantized repos
@@ -51,7 +59,7 @@ MODELS: dict[str, ModelCard] = {
     for card in [
         _m(hf_id="microsoft/Phi-4-mini-instruct", params_b=3.84, layers=32, kv_heads=8, head_dim=128,
            max_context=131072, native_dtype="bfloat16", ollama_tag="phi4-mini:3.8b", ollama_size_gb=2.5,
-           tool_parser="phi4_mini_json"),
+           tool_parser="phi4_mini_json", tool_chat_template="examples/tool_chat_template_phi4_mini.jinja"),
         _m(hf_id="Qwen/Qwen2.5-0.5B-Instruct", params_b=0.49, layers=24, kv_heads=2, head_dim=64,
            max_context=32768, native_dtype="bfloat16", ollama_tag="qwen2.5:0.5b", ollama_size_gb=0.40,
            tool_parser="hermes"),

@@ -12,6 +12,15 @@ from dataclasses import dataclass
 SOURCE = "learn.microsoft.com Azure VM sizes (GPU accelerated, general purpose); NVIDIA CUDA GPUs list"
 CHECKED = "2026-11-28"
 
+# Which NVIDIA driver a GPU size needs. "grid": the size presents its GPU through NVIDIA vGPU (all
+# NVadsA10 v5 sizes: NV36ads a whole A10, the smaller sizes a fraction of one) and needs the GRID
+# (vGPU guest) driver; the GPU Operator's datacenter driver does not fit. AKS installs the GRID driver
+# itself on these sizes when the pool lets it install the driver. "datacenter": the regular CUDA
+# driver, from AKS or the GPU Operator.
+DRIVER_SOURCE = ("github.com/Azure/AgentBaker ConvergedGPUDriverSizes and GetGPUDriverType ('grid' for "
+                 "standard_nv*ads_a10_v5); learn.microsoft.com NVadsA10 v5 series (GRID drivers)")
+DRIVER_CHECKED = "2026-12-03"
+
 
 @dataclass(frozen=True)
 class GpuType:
@@ -56,10 +65,18 @@ class VmSku:
     gpus: int = 0
     nvme: bool = False  # local NVMe: a fast model cache
     ephemeral_os_disk: bool = True
+    vgpu: bool = False  # the GPU comes through NVIDIA vGPU: GRID driver (DRIVER_SOURCE)
 
     @property
     def gpu_type(self) -> GpuType | None:
         return GPUS[self.gpu] if self.gpu else None
+
+    @property
+    def gpu_driver(self) -> str | None:
+        """"grid" or "datacenter" for GPU sizes (see DRIVER_SOURCE), None for CPU sizes."""
+        if not self.gpu:
+            return None
+        return "grid" if self.vgpu else "datacenter"
 
 
 SKUS: dict[str, VmSku] = {
@@ -69,7 +86,7 @@ SKUS: dict[str, VmSku] = {
         VmSku("Standard_NC8as_T4_v3", 8, 56, "standardNCASv3_T4Family", "T4", 1),
         VmSku("Standard_NC16as_T4_v3", 16, 110, "standardNCASv3_T4Family", "T4", 1),
         VmSku("Standard_NC64as_T4_v3", 64, 440, "standardNCASv3_T4Family", "T4", 4),
-        VmSku("Standard_NV36ads_A10_v5", 36, 440, "StandardNVADSA10v5Family", "A10", 1),
+        VmSku("Standard_NV36ads_A10_v5", 36, 440, "StandardNVADSA10v5Family", "A10", 1, vgpu=True),
         VmSku("Standard_NC24ads_A100_v4", 24, 220, "StandardNCADSA100v4Family", "A100-80GB", 1, nvme=True),
         VmSku("Standard_NC48ads_A100_v4", 48, 440, "StandardNCADSA100v4Family", "A100-80GB", 2, nvme=True),
         VmSku("Standard_NC96ads_A100_v4", 96, 880, "StandardNCADSA100v4Family", "A100-80GB", 4, nvme=True),

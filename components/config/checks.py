@@ -6,6 +6,7 @@ Each check returns Problems naming the key, the value, what is wrong and the fix
 from __future__ import annotations
 
 import math
+import re
 
 from components import capacity
 from components.catalog import aks_nodes, skus
@@ -90,6 +91,9 @@ def gpu_of_pool(pool) -> tuple[skus.GpuType, int] | None:
     return None
 
 
+_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
 def _server_problems(cfg: StackConfig, i: int, spec: ServerSpec, secrets_present: set[str]) -> list[Problem]:
     key = f"slmkit:servers[{i}]"
     problems: list[Problem] = []
@@ -102,7 +106,11 @@ def _server_problems(cfg: StackConfig, i: int, spec: ServerSpec, secrets_present
         problems.append(Problem(f"{key}.replicas.min", 0, "0 replicas means no server; scale to zero is an autoscaling choice", "set replicas.min: 1, or autoscaling.scaleToZero: true"))
     if spec.autoscaling.scale_to_zero and spec.replicas.min != 0:
         problems.append(Problem(f"{key}.autoscaling.scaleToZero", True, f"needs replicas.min: 0 (it is {spec.replicas.min})", "set replicas.min: 0"))
-    if spec.revision is None and spec.engine in ("vllm", "onnx") and cfg.environment != "local":
+    if spec.engine == "onnx" and spec.onnx.source == "convert" and not _COMMIT_SHA.match(spec.revision or ""):
+        # The converter (docker/onnx-server onnx_server/convert.py) exits 2 without a full commit SHA:
+        # decided here, not by a conversion Job that fails in the cluster.
+        problems.append(Problem(f"{key}.revision", spec.revision, "the ONNX conversion Job needs the model's full 40-character commit SHA (the converter refuses anything else)", f"set revision to the commit of {spec.model} you tested (the model page's 'Files and versions' history)"))
+    elif spec.revision is None and spec.engine in ("vllm", "onnx") and cfg.environment != "local":
         problems.append(Problem(f"{key}.revision", None, "model revision is not pinned; a new upload to the repo would change the deployment", "set revision to the commit SHA you tested (the model page's 'Files and versions' history, or `huggingface-cli download MODEL --revision main` prints it)", warning=True))
 
     pool = cfg.pool(spec.node_pool)

@@ -181,6 +181,13 @@ def aks_problems(cfg) -> list:
                                     "pick another name"))
         if sku is None:
             continue  # unknown or missing SKU: reported by the pool checks
+        if sku.gpu_driver == "grid" and aks.gpu_software == "gpu-operator":
+            problems.append(Problem(
+                "slmkit:cluster.gpuSoftware", "gpu-operator",
+                f"pool {pool.name} ({sku.name}) gets its GPU through NVIDIA vGPU and needs the GRID driver; "
+                "the GPU Operator installs the datacenter driver, which does not work there",
+                "set cluster.gpuSoftware: aks-driver (AKS installs the GRID driver on these sizes), "
+                "or a size the datacenter driver supports, such as Standard_NC8as_T4_v3 or Standard_NC24ads_A100_v4"))
         if pool.os_disk_type == "Ephemeral" and not sku.ephemeral_os_disk:
             problems.append(Problem(f"{key}.osDiskType", "Ephemeral", f"{sku.name} has no local disk for an ephemeral OS disk",
                                     "use osDiskType: Managed, or a 'd' size such as Standard_D4ds_v5"))

@@ -59,6 +59,13 @@ class Monitoring(ConfigModel):
     prometheus_cpu: str = "500m"
     prometheus_memory: str = "2Gi"
     scrape_interval: Duration = "15s"
+    # Whether kube-controller-manager, kube-scheduler and etcd run where Prometheus can scrape them.
+    # auto: managed on AKS (they run outside the cluster), self-managed on an existing cluster;
+    # set managed for EKS, GKE or AKS clusters brought as `existing`. Managed: no scrapes, no alerts.
+    control_plane: Literal["auto", "managed", "self-managed"] = "auto"
+    # kube-proxy metrics. None: off on AKS (the kit's clusters run Cilium, which replaces kube-proxy),
+    # on for an existing cluster.
+    kube_proxy: bool | None = None
     grafana: Grafana = Field(default_factory=Grafana)
     gpu_metrics: GpuMetrics = Field(default_factory=GpuMetrics)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)

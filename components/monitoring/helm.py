@@ -63,6 +63,25 @@ def _hardened_container() -> dict:
             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
+def scrapes_control_plane(cfg: StackConfig) -> bool:
+    """kube-controller-manager, kube-scheduler and etcd: the chart renders Services, ServiceMonitors
+    and `absent(up{job=...})` alerts for them; a managed control plane has no such pods, so the
+    alerts would fire for ever."""
+    plane = cfg.monitoring.control_plane
+    return not cfg.is_aks if plane == "auto" else plane == "self-managed"
+
+
+def scrapes_kube_proxy(cfg: StackConfig) -> bool:
+    opt = cfg.monitoring.kube_proxy
+    return not cfg.is_aks if opt is None else opt
+
+
+def control_plane_values(cfg: StackConfig) -> dict:
+    plane = scrapes_control_plane(cfg)
+    return {"kubeControllerManager": {"enabled": plane}, "kubeScheduler": {"enabled": plane},
+            "kubeEtcd": {"enabled": plane}, "kubeProxy": {"enabled": scrapes_kube_proxy(cfg)}}
+
+
 def stack_values(cfg: StackConfig) -> dict:
     m = cfg.monitoring
     ns = cfg.namespaces.monitoring
@@ -95,6 +114,7 @@ def stack_values(cfg: StackConfig) -> dict:
         # needs Pod Security `privileged` for it. It tolerates every NoSchedule taint, so it covers GPU nodes.
         "prometheus-node-exporter": {"resources": _resources("50m", "64Mi")},
         "grafana": grafana_values(cfg, ns),
+        **control_plane_values(cfg),
     }
     return values
 

@@ -109,6 +109,8 @@ def agent_pool_settings(cfg: StackConfig, pool: NodePool) -> dict[str, Any]:
         settings.update(scale_set_priority="Spot", scale_set_eviction_policy="Delete", spot_max_price=-1)
     if gpu_of_pool(pool) is not None:
         # With the GPU Operator the operator installs the driver; AKS must not install a second one.
+        # With aks-driver AKS installs the driver the size needs (GRID on vGPU sizes, catalog/skus.py);
+        # config checks refuse the GPU Operator on vGPU sizes.
         settings["gpu_profile"] = {"driver": "None" if aks.gpu_software == "gpu-operator" else "Install"}
     return settings
 
@@ -221,7 +223,10 @@ def gpu_operator_values(cfg: StackConfig) -> dict[str, Any]:
         "toolkit": {"enabled": True},
         "devicePlugin": {"enabled": True},
         "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},  # monitoring scrapes the Service
-        "daemonsets": {"tolerations": place["tolerations"], "affinity": place["affinity"]},
+        # `daemonsets` takes no affinity in this chart (annotations, labels, priorityClassName, rollingUpdate,
+        # tolerations, updateStrategy): the operands go where NFD labels an NVIDIA GPU, and NFD's worker,
+        # which does take an affinity, runs on the GPU pools only.
+        "daemonsets": {"tolerations": place["tolerations"]},
         "node-feature-discovery": {"worker": {"tolerations": place["tolerations"], "affinity": place["affinity"]}},
     }
 

@@ -49,9 +49,20 @@ def prepare_command(inp: ServerInputs) -> str:
     return f"if [ -f {shlex.quote(out)}/genai_config.json ]; then echo 'model ready in {out}'; else {fetch}; fi"
 
 
+def token_wiring(inp: ServerInputs) -> tuple[list[dict], list[dict]]:
+    """The Hugging Face token's volume and mount, plus the secret store's own (the Secrets Store CSI
+    volume on AKS): the driver syncs the token's Kubernetes Secret only while a pod mounts that
+    volume, and this Job runs before any server pod does."""
+    if not inp.has_hf_token:
+        return [], []
+    volumes, mounts = secret_volumes(inp)
+    return ([v for v in volumes if v["name"] == "hf-token"] + list(inp.secrets.volumes),
+            [m for m in mounts if m["mountPath"] == HF_TOKEN_DIR] + list(inp.secrets.mounts))
+
+
 def prepare_job(inp: ServerInputs) -> dict:
     ep = inp.endpoint
-    volumes, mounts = secret_volumes(inp)
+    volumes, mounts = token_wiring(inp)
     convert_image = inp.spec.image.resolve("onnx").model_copy(update={"tag": images.ONNX_CONVERT_TAG, "digest": None})
     r = inp.spec.resources
     container = {
@@ -67,7 +78,7 @@ def prepare_job(inp: ServerInputs) -> dict:
             {"name": "model-cache", "mountPath": MODEL_CACHE_MOUNT},
             {"name": "home", "mountPath": HOME_DIR},
             {"name": "tmp", "mountPath": "/tmp"},
-            *[m for m in mounts if m["mountPath"] == HF_TOKEN_DIR],
+            *mounts,
         ],
     }
     pod = {
@@ -77,7 +88,7 @@ def prepare_job(inp: ServerInputs) -> dict:
             {"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{ep.name}-model-cache"}},
             {"name": "home", "emptyDir": {"sizeLimit": "2Gi"}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "40Gi"}},  # the builder stages the HF checkpoint here
-            *[v for v in volumes if v["name"] == "hf-token"],
+            *volumes,
         ],
     }
     return {
@@ -86,7 +97,8 @@ def prepare_job(inp: ServerInputs) -> dict:
         "metadata": objects.meta(f"{ep.name}-prepare-{spec_hash(inp)}", ep.namespace, ep.labels),
         "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 4 * 3600,
                  "template": {"metadata": {"labels": {**objects.PART_OF, "app.kubernetes.io/name": "model-prepare",
-                                                      "app.kubernetes.io/instance": ep.name}},
+                                                      "app.kubernetes.io/instance": ep.name,
+                                                      **(inp.secrets.pod_labels if inp.has_hf_token else {})}},
                               "spec": pod}},
     }
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from components import capacity
+from components.catalog import images
 
 from .common import HOME_DIR, SERVER_KEY_DIR, EngineParts, ServerInputs
 
 # vLLM reads its key from --api-key or VLLM_API_KEY only. The shell reads the mounted file into the
 # variable at start, so the key is neither in the pod spec's env nor in the process arguments.
 _START = 'VLLM_API_KEY="$(cat "$SLMKIT_SERVER_KEY_FILE")" && export VLLM_API_KEY && exec vllm serve "$@"'
+
+
+def tool_chat_template_path(repo_path: str) -> str:
+    """A template from vLLM's examples/ folder, where the vllm-openai image holds it."""
+    return f"{images.VLLM_EXAMPLES_DIR}/{repo_path.removeprefix('examples/')}"
 
 
 def vllm_args(inp: ServerInputs) -> list[str]:
@@ -32,6 +38,8 @@ def vllm_args(inp: ServerInputs) -> list[str]:
         args += ["--quantization", card.quantization]
     if card.tool_parser:
         args += ["--enable-auto-tool-choice", "--tool-call-parser", card.tool_parser]
+        if card.tool_chat_template:
+            args += ["--chat-template", tool_chat_template_path(card.tool_chat_template)]
     if card.trust_remote_code:
         args.append("--trust-remote-code")
     return args + list(spec.extra_args)

@@ -161,6 +161,31 @@ def test_unpinned_revision_is_a_warning_not_an_error():
     assert any("revision" in w and "not pinned" in w for w in loaded.warning_lines())
 
 
+ONNX_CONVERT = {"name": "phi-cpu", "engine": "onnx", "model": "microsoft/Phi-4-mini-instruct", "nodePool": "cpu",
+                "gpus": 0, "maxModelLen": 4096}
+
+
+@pytest.mark.parametrize("environment", ["local", "dev", "prod"])
+@pytest.mark.parametrize("revision", [None, "0123abc"])
+def test_an_onnx_conversion_without_a_full_commit_sha_is_an_error_at_preview(environment, revision):
+    """The converter exits 2 without a 40-character SHA: in every environment the plan refuses it,
+    rather than a Job failing in the cluster."""
+    raw = copy.deepcopy(BASE)
+    raw["environment"] = environment
+    raw["servers"] = [{**ONNX_CONVERT, **({"revision": revision} if revision else {})}]
+    one_problem(raw, "slmkit:servers[0].revision", "40-character commit SHA", "set revision to the commit of "
+                "microsoft/Phi-4-mini-instruct")
+    raw["servers"][0]["revision"] = "0123456789abcdef0123456789abcdef01234567"
+    validate_raw(raw, FILE, set())
+
+
+def test_a_prebuilt_onnx_repo_without_revision_only_warns():
+    raw = copy.deepcopy(BASE)
+    raw["servers"] = [{**ONNX_CONVERT, "onnx": {"source": "prebuilt", "prebuiltRepo": "microsoft/Phi-4-mini-instruct-onnx"}}]
+    loaded = validate_raw(raw, FILE, set())
+    assert any("servers[0].revision" in w and "not pinned" in w for w in loaded.warning_lines())
+
+
 def test_spot_gpu_pool_in_prod_warns():
     raw = with_server()
     raw["environment"] = "prod"

@@ -10,6 +10,7 @@ from components import capacity
 from components.catalog.models import lookup
 from components.config import validate_raw
 from components.endpoints import server_endpoints
+from components.platform.keyvault import CSI_DRIVER, pod_wiring
 from components.platform.pools import pool_taints
 from components.platform.secrets import PodSecretWiring
 from components.servers.common import ServerInputs, server_objects
@@ -54,7 +55,15 @@ def test_vllm_args_come_from_the_spec_and_the_catalog():
     assert flag(args, "--revision") == "abc123"
     assert flag(args, "--dtype") == "bfloat16"  # auto -> the model's native dtype, which A10 supports
     assert flag(args, "--tool-call-parser") == "phi4_mini_json" and "--enable-auto-tool-choice" in args
+    # The parser reads `functools[...]`, which only vLLM's tool template asks for; the image holds it here.
+    assert flag(args, "--chat-template") == "/vllm-workspace/examples/tool_chat_template_phi4_mini.jinja"
     assert "--trust-remote-code" not in args
+
+
+def test_only_models_with_a_catalog_tool_template_get_a_chat_template():
+    qwen = {**VLLM, "model": "Qwen/Qwen2.5-7B-Instruct", "servedModelName": "qwen"}
+    args = container(build(qwen)[3])["args"]
+    assert flag(args, "--tool-call-parser") == "hermes" and "--chat-template" not in args  # its own template fits
 
 
 def test_tolerations_match_exactly_the_pools_taints_and_the_selector_its_labels():
@@ -131,17 +140,17 @@ def test_ollama_pulls_in_an_init_step_and_builds_its_variants():
 
 
 def test_onnx_server_waits_for_a_conversion_job_named_by_the_spec():
-    server = {"name": "phi-onnx", "engine": "onnx", "model": "microsoft/Phi-4-mini-instruct", "revision": "abc",
+    server = {"name": "phi-onnx", "engine": "onnx", "model": "microsoft/Phi-4-mini-instruct", "revision": "a" * 40,
               "maxModelLen": 4096, "resources": {"cpu": "4", "memory": "16Gi"}}
     _, _, jobs, dep = build(server, pools=[])
     job = jobs[0]
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
-    assert "python -m onnx_server.convert --model microsoft/Phi-4-mini-instruct --revision abc --precision int4" in script
+    assert f"python -m onnx_server.convert --model microsoft/Phi-4-mini-instruct --revision {'a' * 40} --precision int4" in script
     assert "genai_config.json" in script  # a finished conversion is not redone
     args = container(dep)["args"]
     assert flag(args, "--model-dir") in script
     assert container(dep)["readinessProbe"]["httpGet"]["path"] == "/ready"
-    _, _, jobs2, _ = build({**server, "revision": "def"}, pools=[])
+    _, _, jobs2, _ = build({**server, "revision": "b" * 40}, pools=[])
     assert jobs2[0]["metadata"]["name"] != job["metadata"]["name"]
 
 
@@ -154,3 +163,27 @@ def test_gpu_servers_tolerate_the_gpu_taint_even_when_the_pool_declares_none():
     _, _, _, cpu = build({"name": "o", "engine": "ollama", "model": "qwen2.5:0.5b", "resources": {"memory": "3Gi"}},
                          pools=[])
     assert "tolerations" not in cpu["spec"]["template"]["spec"]  # CPU pods get no GPU toleration
+
+
+def test_conversion_job_mounts_the_secret_store_volume_that_syncs_the_token():
+    """On AKS the token Secret exists only while a pod mounts the Secrets Store CSI volume, and the
+    Job runs before any server pod: the Job itself must mount it (and carry the identity label)."""
+    server = {"name": "phi-onnx", "engine": "onnx", "model": "microsoft/Phi-4-mini-instruct", "revision": "a" * 40,
+              "maxModelLen": 4096, "resources": {"cpu": "4", "memory": "16Gi"}}
+    raw = {"environment": "dev", "cluster": {"kind": "existing"}, "nodePools": [], "servers": [server]}
+    cfg = validate_raw(raw, FILE, {"hfToken"}).stack
+    ep = server_endpoints(cfg)[0]
+    for has_token in (True, False):
+        inp = ServerInputs(cfg=cfg, endpoint=ep, card=lookup(ep.model, ep.engine), secrets=pod_wiring("client-id"),
+                           has_hf_token=has_token)
+        _, jobs, dep = server_objects(inp, ENGINES["onnx"])
+        pod = jobs[0]["spec"]["template"]
+        csi = [v for v in pod["spec"]["volumes"] if "csi" in v]
+        mounted = {m["name"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
+        if has_token:
+            assert [v["csi"]["driver"] for v in csi] == [CSI_DRIVER] and csi[0]["name"] in mounted
+            assert "hf-token" in mounted and pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+        else:
+            assert not csi and "hf-token" not in mounted
+        # the server pods mount it too, with or without a token (they also read the API key through it)
+        assert any("csi" in v for v in dep["spec"]["template"]["spec"]["volumes"])

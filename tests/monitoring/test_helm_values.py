@@ -3,8 +3,10 @@ in values, every monitor and rule selected, Grafana's dashboard sidecar on."""
 
 from __future__ import annotations
 
+from components.config import validate_raw
 from components.monitoring import helm
 from tests.monitoring.configs import GPU_POOL, VLLM, loaded
+from tests.platform.harness import stack_raw
 
 
 def test_prometheus_is_sized_from_the_config():
@@ -76,3 +78,23 @@ def test_dcgm_exporter_runs_only_on_gpu_nodes_and_tolerates_their_taints():
     assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"} in values["tolerations"]
     (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert term["matchExpressions"] == [{"key": k, "operator": "In", "values": [v]} for k, v in GPU_POOL["nodeLabels"].items()]
+
+
+CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+
+
+def test_managed_control_plane_is_not_scraped_or_alerted_on_aks():
+    """AKS runs the control plane outside the cluster (and Cilium replaces kube-proxy): the chart's
+    `absent(up{job=...})` alerts for them would fire for ever."""
+    aks = validate_raw(stack_raw("dev"), "stacks/Pulumi.dev.yaml", set()).stack
+    values = helm.stack_values(aks)
+    assert all(values[k] == {"enabled": False} for k in (*CONTROL_PLANE, "kubeProxy"))
+
+
+def test_existing_clusters_keep_the_control_plane_unless_told_it_is_managed():
+    values = helm.stack_values(loaded().stack)
+    assert all(values[k] == {"enabled": True} for k in (*CONTROL_PLANE, "kubeProxy"))
+    managed = helm.stack_values(loaded(monitoring={"controlPlane": "managed", "kubeProxy": False}).stack)
+    assert all(managed[k] == {"enabled": False} for k in (*CONTROL_PLANE, "kubeProxy"))
+    only_proxy_off = helm.stack_values(loaded(monitoring={"kubeProxy": False}).stack)
+    assert only_proxy_off["kubeProxy"] == {"enabled": False} and only_proxy_off["kubeEtcd"] == {"enabled": True}

@@ -77,7 +77,8 @@ def prometheus(vllm_exporter, onnx_server, tmp_path_factory):
     cfg = loaded([
         {"name": "phi", "engine": "vllm", "model": "Qwen/Qwen2.5-1.5B-Instruct", "gpus": 1, "nodePool": "gpu",
          "dtype": "float16", "maxModelLen": 4096},
-        {"name": "tiny", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct", "resources": {"cpu": "2", "memory": "8Gi"}},
+        {"name": "tiny", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "1" * 40,
+         "resources": {"cpu": "2", "memory": "8Gi"}},
     ], monitoring={"scrapeInterval": "1s", "alerts": {"queueBacklog": 5}}).stack
     work = tmp_path_factory.mktemp("prometheus")
     promtool.write_rules(alerts.prometheus_rule(cfg, server_endpoints(cfg))["spec"]["groups"], work / "rules.yaml")

@@ -136,7 +136,7 @@ def stack():
     servers = [
         {"name": "phi", "engine": "vllm", "model": "Qwen/Qwen2.5-1.5B-Instruct", "gpus": 1, "nodePool": "gpu",
          "dtype": "float16", "maxModelLen": 4096},
-        {"name": "qwen-cpu", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct", "replicas": {"min": 0, "max": 2},
+        {"name": "qwen-cpu", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "1" * 40, "replicas": {"min": 0, "max": 2},
          "autoscaling": {"scaleToZero": True}, "resources": {"cpu": "2", "memory": "8Gi"}},
         {"name": "gemma", "engine": "ollama", "model": "gemma3:1b", "resources": {"cpu": "2", "memory": "8Gi"}},
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from components.catalog import skus
 from components.catalog.charts import CHARTS
-from components.config import validate_raw
+from components.config import ConfigError, validate_raw
 from components.platform.aks import (
     DCGM_PORT,
     DCGM_PORT_NAME,
@@ -36,8 +37,11 @@ def test_gpu_operator_release_is_pinned_and_tolerates_spot_gpu_nodes():
     assert values["driver"]["enabled"] is True and values["dcgmExporter"]["enabled"] is True
     for part in (values["daemonsets"], values["node-feature-discovery"]["worker"]):
         assert part["tolerations"] == [GPU, SPOT]
-        (term,) = part["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-        assert term["matchExpressions"] == [{"key": "kubernetes.azure.com/agentpool", "operator": "In", "values": ["gput4"]}]
+    # The chart's `daemonsets` has no affinity value (it would be dropped); NFD's worker does.
+    assert "affinity" not in values["daemonsets"]
+    worker = values["node-feature-discovery"]["worker"]
+    (term,) = worker["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term["matchExpressions"] == [{"key": "kubernetes.azure.com/agentpool", "operator": "In", "values": ["gput4"]}]
 
 
 def test_gpu_operator_rendered_in_dev_with_its_catalog_version():
@@ -78,3 +82,26 @@ def test_cpu_pools_get_no_gpu_profile_and_no_gpu_taint():
     assert "os_disk_type" not in cpu  # AKS chooses Ephemeral where the VM's local disk holds the OS disk
     managed = agent_pool_settings(cfg, cfg.pool("cpu").model_copy(update={"os_disk_type": "Managed", "os_disk_size_gb": 256}))
     assert (managed["os_disk_type"], managed["os_disk_size_gb"]) == ("Managed", 256)
+
+
+def test_vgpu_sizes_refuse_the_gpu_operator_naming_the_key_and_the_fix():
+    """NVadsA10 v5 sizes need the GRID driver (catalog/skus.py): the datacenter driver the GPU Operator
+    installs does not work there."""
+    assert skus.SKUS["Standard_NV36ads_A10_v5"].gpu_driver == "grid"
+    assert {s.gpu_driver for n, s in skus.SKUS.items() if s.gpu and "A10" not in n} == {"datacenter"}
+    assert skus.SKUS["Standard_D4ds_v5"].gpu_driver is None
+    raw = stack_raw("staging")
+    raw["cluster"]["gpuSoftware"] = "gpu-operator"
+    with pytest.raises(ConfigError) as err:
+        validate_raw(raw, "stacks/Pulumi.staging.yaml", set())
+    (line,) = [x for x in err.value.lines() if "gpuSoftware" in x]
+    assert line.startswith("stacks/Pulumi.staging.yaml: slmkit:cluster.gpuSoftware = gpu-operator: pool gpua10 "
+                           "(Standard_NV36ads_A10_v5)") and "GRID" in line and "set cluster.gpuSoftware: aks-driver" in line
+
+
+def test_staging_a10_pool_gets_the_aks_installed_driver_and_no_gpu_operator():
+    r = run(stack_raw("staging"), "staging")
+    pool = r.inputs("azure-native:containerservice:AgentPool", "pool-gpua10")
+    assert pool["gpuProfile"] == {"driver": "Install"}  # AKS installs the GRID driver on this size
+    releases = {rec["name"] for rec in r.records if rec["type"] == RELEASE}
+    assert "gpu-operator" not in releases and {"nvidia-device-plugin", "dcgm-exporter"} <= releases

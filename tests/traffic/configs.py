@@ -9,7 +9,7 @@ from components.config import ConfigError, LoadedConfig, validate_raw
 
 VLLM = {"name": "phi", "engine": "vllm", "model": "Qwen/Qwen2.5-1.5B-Instruct", "servedModelName": "qwen-1.5b",
         "gpus": 1, "nodePool": "gpu", "dtype": "float16", "maxModelLen": 4096, "replicas": {"min": 1, "max": 3}}
-ONNX = {"name": "qwen-cpu", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct",
+ONNX = {"name": "qwen-cpu", "engine": "onnx", "model": "Qwen/Qwen2.5-0.5B-Instruct", "revision": "1" * 40,
         "resources": {"cpu": "2", "memory": "8Gi"}, "replicas": {"min": 1, "max": 2}}
 OLLAMA = {"name": "gemma", "engine": "ollama", "model": "gemma3:1b", "resources": {"cpu": "2", "memory": "8Gi"},
           "replicas": {"min": 1, "max": 2},
