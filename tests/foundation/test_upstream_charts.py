@@ -51,6 +51,14 @@ ALLOWED: dict[tuple[str, tuple[str, ...]], str] = {
 # A pinned version whose own chart data is not in ../shared: the folder used instead, and why.
 NOTED_VERSIONS: dict[str, tuple[str, str]] = {}
 
+# A pinned chart ../shared holds no data of at all: its values keys as read by hand in upstream at the
+# pinned tag (the whole values.yaml where it is this small), so the kit's keys are still checked.
+# Add the chart's data to ../shared/upstream-charts and drop the entry.
+REVIEWED_WITHOUT_DATA: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "gateway-crds-helm": ("v1.9.0", ("crds.gatewayAPI.enabled", "crds.gatewayAPI.channel", "crds.envoyGateway.enabled"),
+                          "github.com/envoyproxy/gateway v1.9.0 charts/gateway-crds-helm/values.yaml (all of it)"),
+}
+
 
 @dataclass(frozen=True)
 class UpstreamChart:
@@ -59,6 +67,10 @@ class UpstreamChart:
     version: str
     defaults: dict[str, Any]  # values.yaml with each subchart's values.yaml under its name/alias
     schemas: dict[tuple[str, ...], dict]  # values path of a (sub)chart -> its values.schema.json
+
+    @property
+    def label(self) -> str:
+        return f"upstream-charts/{self.folder.name}" if self.folder.is_dir() else str(self.folder)
 
 
 def _yaml(path: Path) -> Any:
@@ -113,6 +125,16 @@ def chart_name(ref: str) -> str:
 def folder_for(upstream: dict[str, list[UpstreamChart]], name: str, version: str) -> UpstreamChart:
     """The data of exactly this version, or the folder NOTED_VERSIONS names for it."""
     charts = upstream.get(name)
+    if not charts and name in REVIEWED_WITHOUT_DATA and REVIEWED_WITHOUT_DATA[name][0] == version:
+        _, keys, source = REVIEWED_WITHOUT_DATA[name]
+        defaults: dict[str, Any] = {}
+        for key in keys:
+            *parents, leaf = key.split(".")
+            node = defaults
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = None
+        return UpstreamChart(Path(f"(no data; reviewed: {source})"), name, version, defaults, {})
     assert charts, f"{name}: no chart data in ../shared/upstream-charts (add Chart.yaml and values.yaml of {version})"
     for chart in charts:
         if chart.version == version:
@@ -249,10 +271,10 @@ def test_every_value_the_kit_sets_is_one_the_pinned_chart_reads(releases, upstre
     problems, used = [], set()
     for where, release in releases:
         chart = folder_for(upstream, release["chart"], release["version"])
-        used.add(f"{release['chart']} {release['version']} -> upstream-charts/{chart.folder.name}")
+        used.add(f"{release['chart']} {release['version']} -> {chart.label}")  # says which data it used
         for key in unknown_keys(chart, release["values"], chart.defaults):
             problems.append(f"{where}: {_dotted(key)} is not a value of {chart.name} {chart.version} "
-                            f"(upstream-charts/{chart.folder.name}: values.yaml, subcharts, values.schema.json)")
+                            f"({chart.label}: values.yaml, subcharts, values.schema.json)")
         problems += [f"{where}: {e}" for e in schema_errors(chart, release["values"])]
     assert not problems, "\n".join(problems) + "\nchecked against:\n" + "\n".join(sorted(used))
 
@@ -298,10 +320,10 @@ def test_every_pinned_chart_version_is_published_or_its_own_data_is_there(upstre
                                 f"(published-versions.yaml; newest: {', '.join(published[chart.name][:5])})")
             continue
         versions = [c.version for c in upstream.get(chart.name, [])]
-        noted = NOTED_VERSIONS.get(chart.name)
+        noted = NOTED_VERSIONS.get(chart.name) or REVIEWED_WITHOUT_DATA.get(chart.name)
         if chart.version not in versions and not (noted and noted[0] == chart.version):
             problems.append(f"catalog {key}: {chart.name} {chart.version}: ../shared/upstream-charts holds {versions}; "
-                            "pin that version or note why in NOTED_VERSIONS")
+                            "pin that version or note why in NOTED_VERSIONS / REVIEWED_WITHOUT_DATA")
     assert not problems, "\n".join(problems)
 
 
