@@ -3,6 +3,7 @@
 Preflight (endpoint, auth, model) -> smoke suite -> Locust headless (loadtests/locustfile.py) ->
 exact metrics, validity and SLO rules -> summary.json, requests.jsonl, junit.xml, Locust's HTML report.
 Exit 0 pass, 10 SLO failed, 20 run invalid, 30 preflight or smoke failed, 2 bad usage.
+Every request and every phase has a wall-clock deadline: the run always ends with summary.json.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from pathlib import Path
 import httpx
 
 from loadtests import EXIT_PREFLIGHT_FAILED
+from loadtests.deadline import PhaseDeadline, fetch, positive_seconds, run_with_deadline
 from loadtests.metrics import check_validity, compute_metrics, evaluate_rules, phase, verdict
-from loadtests.profile import Profile, ProfileError, Rule, load_profile
+from loadtests.profile import Profile, ProfileError, Rule, gate_rules, load_profile
 from loadtests.prompts import PromptError, dataset_prompts
 from loadtests.report import EXIT_CODES, junit, summary_text, write_json, write_records
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 EXIT_USAGE = 2
+LOAD_MARGIN_S = 60  # Locust's start-up and record writing, past warm-up + duration + the last request's deadline
+KILL_GRACE_S = 10  # after SIGTERM, before SIGKILL
+REPORT_DEADLINE_S = 120  # metrics and result files from the records
+SMOKE_DEADLINE_MAX_S = 300  # the in-cluster Job budgets this much for the smoke suite (components/loadtest)
 
 
 @dataclass
@@ -57,7 +63,10 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--dataset", type=Path, help="JSONL prompts instead of synthetic ones")
     o.add_argument("--processes", type=int, help="load-generator processes (raise when the run is invalid for lag)")
     o.add_argument("--slo", action="append", default=None, metavar="RULE",
-                   help="SLO rule, repeatable, replaces the profile's: 'ttft_ms.p95<=500', 'error_rate<=0.01', 'output_tokens_per_s>=200'")
+                   help="SLO rule, repeatable, added to the profile's and the built-in error budget (all must hold): "
+                        "'ttft_ms.p95<=500', 'error_rate<=0.01', 'output_tokens_per_s>=200'")
+    p.add_argument("--preflight-timeout", type=positive_seconds, default=10.0, metavar="S",
+                   help="wall-clock deadline of the preflight request (GET /v1/models), seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,8 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-smoke", action="store_true", help="skip the smoke suite")
     s.add_argument("--expect-tools", action="append", default=[], metavar="MODEL", help="MODEL must answer tool calls (repeatable)")
     s.add_argument("--skip-content-checks", action="append", default=[], metavar="MODEL|*", help="skip answer-content checks for MODEL (repeatable)")
-    s.add_argument("--smoke-timeout", type=float, default=60.0, help="seconds per smoke request")
+    s.add_argument("--smoke-timeout", type=positive_seconds, default=60.0, help="wall-clock deadline of each smoke request, seconds")
+    s.add_argument("--smoke-deadline", type=positive_seconds, default=None, metavar="S",
+                   help=f"deadline of the whole smoke suite (default: 15 x --smoke-timeout, at most {SMOKE_DEADLINE_MAX_S} s)")
     return p
+
 
 
 def effective_profile(args: argparse.Namespace) -> Profile:
@@ -91,9 +103,9 @@ def effective_profile(args: argparse.Namespace) -> Profile:
     changed = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                for part, new in (("workload", work), ("load", load)) for k, v in new.items() if data[part][k] != v]
     data.update(workload=work, load=load)
-    if args.slo:
-        data["slo"] = [Rule.parse(text) for text in args.slo]
-        changed.append("slo=" + ",".join(args.slo))
+    if args.slo:  # added to the profile's: every rule must hold, so a flag can add or tighten, never loosen
+        data["slo"] = [*profile.slo, *(Rule.parse(text, source="cli") for text in args.slo)]
+        changed.append("slo+=" + ",".join(args.slo))
     if changed and data.get("description"):
         # The header and summary.json show what ran, not only what the profile file says.
         data["description"] = f"{data['description']} [command line: {', '.join(changed)}]"
@@ -123,7 +135,8 @@ def preflight(target: Target, timeout_s: float = 10.0) -> str | None:
     headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
     url = target.host.rstrip("/") + "/v1/models"
     try:
-        resp = httpx.get(url, headers=headers, timeout=timeout_s)
+        with httpx.Client() as client:
+            resp = fetch(client, "GET", url, timeout_s, headers=headers)  # wall clock: a trickling server fails too
     except httpx.HTTPError as exc:
         return f"endpoint unreachable: GET {url}: {type(exc).__name__}: {exc}"
     if resp.status_code in (401, 403):
@@ -141,6 +154,14 @@ def preflight(target: Target, timeout_s: float = 10.0) -> str | None:
     elif target.model not in served:
         return f"model missing: {target.model!r} is not served (served: {', '.join(served) or 'none'})"
     return None
+
+
+def checked_preflight(target: Target, timeout_s: float) -> str | None:
+    """The preflight under its phase deadline (the request's own deadline plus a little)."""
+    try:
+        return run_with_deadline(lambda: preflight(target, timeout_s), timeout_s + 5, "preflight")
+    except PhaseDeadline as exc:
+        return str(exc)
 
 
 def run_smoke(args: argparse.Namespace, target: Target, out_dir: Path):
@@ -161,7 +182,9 @@ def locust_command(profile: Profile, target: Target, out_dir: Path) -> list[str]
         user_class, users, extra = "ClosedLoopUser", load.users, []
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", target.host,
            "--users", str(users), "--spawn-rate", str(users), "--only-summary", "--html", str(out_dir / "locust-report.html"),
-           "--stop-timeout", f"{load.request_timeout_s:g}", "--request-timeout", f"{load.request_timeout_s:g}",
+           # The stop waits a second past the request deadline, so a request still open at the end has
+           # either finished or failed at its deadline (a hung stream is a failure, not "incomplete").
+           "--stop-timeout", f"{load.request_timeout_s + 1:g}", "--request-timeout", f"{load.request_timeout_s:g}",
            "--endpoint", w.endpoint, "--model", target.model or "", "--prompt-tokens", str(w.prompt_tokens),
            "--max-tokens", str(w.max_tokens), "--ignore-eos", "true" if w.ignore_eos else "false", "--seed", str(w.seed),
            "--warmup-s", f"{load.warmup_s:g}", "--measure-s", f"{load.duration_s:g}", "--records-out", str(out_dir / "raw"),
@@ -187,31 +210,59 @@ def execute_load(profile: Profile, target: Target, out_dir: Path, smoke_cases=No
         # Own process group: Locust's forked workers (--processes) idle for the stop timeout after the
         # master exits; we end the whole group once the master is done.
         proc = subprocess.Popen(locust_command(profile, target, out_dir), env=env, stderr=log, text=True, start_new_session=True)
+        load_deadline_s = load.warmup_s + load.duration_s + load.request_timeout_s + 1 + LOAD_MARGIN_S
+        overran = False
         try:
-            proc.wait(timeout=load.warmup_s + load.duration_s + 2 * load.request_timeout_s + 120)
+            proc.wait(timeout=load_deadline_s)
+        except subprocess.TimeoutExpired:
+            overran = True
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+            stop_group(proc)
     summary = base_summary(profile, target, out_dir)
     try:
         records = [json.loads(line) for line in (raw_dir / "requests.raw.jsonl").read_text().splitlines()]
         run = json.loads((raw_dir / "run.json").read_text())
     except FileNotFoundError:
+        why = (f"the load phase overran its deadline ({load_deadline_s:g} s) and was stopped" if overran
+               else "Locust wrote no records")
         summary.update(verdict="invalid", validity=[{"check": "load_generator_finished", "observed": proc.returncode, "op": "==",
-                                                     "limit": 0, "pass": False, "why": f"Locust wrote no records; see {out_dir / 'locust.log'}"}])
+                                                     "limit": 0, "pass": False, "why": f"{why}; see {out_dir / 'locust.log'}"}])
         return finish(summary, [], out_dir, smoke_cases)
-    rules = profile.slo
+    try:
+        evaluated = run_with_deadline(lambda: evaluate(profile, records, run), REPORT_DEADLINE_S, "report")
+    except PhaseDeadline as exc:
+        summary.update(verdict="invalid", validity=[{"check": "report_finished", "observed": None, "op": "==", "limit": 0,
+                                                     "pass": False, "why": str(exc)}])
+        return finish(summary, [], out_dir, smoke_cases)
+    summary.update(evaluated, run={"started_at": run["started_at"], "measure_from": run["measure_from"],
+                                   "load_stopped_at": run["load_stopped_at"], "processes": load.processes,
+                                   "locust_exit_code": proc.returncode})
+    return finish(summary, records, out_dir, smoke_cases)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """End Locust's process group: SIGTERM, then SIGKILL if it is still there after the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def evaluate(profile: Profile, records: list[dict], run: dict) -> dict:
+    """Metrics, validity, rules (built-in floor + profile + command line) and the verdict of one run."""
+    load = profile.load
+    rules = gate_rules(profile.slo)
     metrics = compute_metrics(records, run, rules)
     for r in records:
         r["phase"] = phase(r, run["measure_from"], run["load_stopped_at"])
     offered = load.rate if load.mode == "rate" else None
     validity = check_validity(metrics, profile, offered)
     results = evaluate_rules(metrics, rules)
-    summary.update(verdict=verdict(results, validity), metrics=metrics, rules=results, validity=validity,
-                   run={"started_at": run["started_at"], "measure_from": run["measure_from"],
-                        "load_stopped_at": run["load_stopped_at"], "processes": load.processes, "locust_exit_code": proc.returncode})
-    return finish(summary, records, out_dir, smoke_cases)
+    return {"verdict": verdict(results, validity), "metrics": metrics, "rules": results, "validity": validity}
 
 
 def base_summary(profile: Profile, target: Target, out_dir: Path) -> dict:
@@ -240,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = Target(args.host.rstrip("/"), api_key, profile.workload.model)
-    problem = preflight(target)
+    problem = checked_preflight(target, args.preflight_timeout)
     if problem:
         summary = base_summary(profile, target, out_dir)
         summary.update(verdict="preflight_failed", preflight={"passed": False, "problem": problem})
@@ -249,11 +300,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PREFLIGHT_FAILED
     smoke_lines, smoke_cases = None, None
     if not args.no_smoke:
-        report = run_smoke(args, target, out_dir)
-        smoke_lines, smoke_cases = report.summary_lines(), report.junit_testcases()
-        if not report.passed:
+        deadline_s = args.smoke_deadline or min(SMOKE_DEADLINE_MAX_S, 15 * args.smoke_timeout)
+        try:
+            report = run_with_deadline(lambda: run_smoke(args, target, out_dir), deadline_s, "smoke suite")
+        except PhaseDeadline as exc:
+            report, problem = None, str(exc)
+        else:
+            smoke_lines, smoke_cases = report.summary_lines(), report.junit_testcases()
+            problem = None if report.passed else "smoke suite failed (see smoke.json)"
+        if problem:
             summary = base_summary(profile, target, out_dir)
-            summary.update(verdict="preflight_failed", preflight={"passed": False, "problem": "smoke suite failed (see smoke.json)"})
+            summary.update(verdict="preflight_failed", preflight={"passed": False, "problem": problem})
             finish(summary, [], out_dir, smoke_cases)
             print(summary_text(summary, smoke_lines))
             return EXIT_PREFLIGHT_FAILED

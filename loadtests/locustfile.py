@@ -56,7 +56,7 @@ def add_options(parser):
     g.add_argument("--max-in-flight", type=int, default=256, include_in_web_ui=True, help="OpenLoopUser: cap on requests in flight per dispatcher")
     g.add_argument("--insecure-tls", action="store_true", default=False, include_in_web_ui=False,
                    help="skip TLS verification (default: verify with the system CAs or SSL_CERT_FILE)")
-    g.add_argument("--request-timeout", type=float, default=120.0, include_in_web_ui=False, help="socket timeout per request, seconds")
+    g.add_argument("--request-timeout", type=float, default=120.0, include_in_web_ui=False, help="wall-clock deadline per request (connect to [DONE]), seconds; past it the request fails")
     g.add_argument("--warmup-s", type=float, default=0.0, include_in_web_ui=False, help="seconds excluded from the exact results")
     g.add_argument("--measure-s", type=float, default=0.0, include_in_web_ui=False, help="headless: stop after warm-up + this, then write records")
     g.add_argument("--records-out", default="", include_in_web_ui=False, help="folder for requests.raw.jsonl and run.json (master)")
@@ -167,7 +167,8 @@ class LLMUser(FastHttpUser):
         record = new_record(f"{self.worker}-{next(_request_ids)}", self.worker, self.model, self.endpoint, scheduled_at)
         body = request_body(next(_prompt_source), self.endpoint, self.model, opts.max_tokens, opts.ignore_eos == "true")
         try:
-            stream_request(self.client, self.path, body, self.headers, record, locust_stats.label(self.endpoint))
+            stream_request(self.client, self.path, body, self.headers, record, locust_stats.label(self.endpoint),
+                           deadline_s=opts.request_timeout)
         finally:
             COLLECTOR.add(record)
 

@@ -65,17 +65,33 @@ def compute_metrics(records: list[dict], run: dict, rules: list[Rule]) -> dict:
     metrics["error_rate"] = len(failed) / finished if finished else 0.0
     metrics["goodput_requests_per_s"] = len(good) / window_s
     metrics["requests"] = {"ok": len(ok), "failed": len(failed), "incomplete": len(incomplete)}
+    disagreeing = [r for r in ok if r.get("usage_agrees") is False]
     metrics["output_tokens"] = {
         "total": int(sum(r["output_tokens"] or 0 for r in ok)),
-        "source": "estimated" if estimated else "usage",
+        "source": "estimated" if estimated else "stream" if disagreeing else "usage",
         "estimated_requests": estimated,
         "per_request": distribution(r["output_tokens"] for r in ok),
+        # What the server claimed against what arrived (usage_matches_stream in validity).
+        "usage_total": int(sum(r.get("usage_completion_tokens") or 0 for r in ok)),
+        "stream_chunks": int(sum(r.get("content_chunks") or 0 for r in ok)),
+        "stream_bytes": int(sum(r.get("output_bytes") or 0 for r in ok)),
+        "usage_mismatch_requests": len(disagreeing),
+        "usage_mismatch_example": _example(disagreeing, "usage_completion_tokens", "content_chunks", "output_bytes"),
     }
+    wrong_model = [r for r in measured if r.get("model_mismatch")]
+    metrics["model_mismatch"] = {"requests": len(wrong_model), "example": _example(wrong_model, "model", "response_model")}
+    short = [r for r in ok if r.get("output_length_ok") is False]
+    metrics["output_length_mismatch"] = {"requests": len(short),
+                                         "example": _example(short, "max_tokens", "output_tokens", "finish_reason")}
     metrics["prompt_tokens"] = distribution(r["prompt_tokens"] for r in ok)
     metrics["loop_lag_ms"] = distribution(run.get("lag_ms", []))
     metrics["window_s"] = window_s
     metrics["errors"] = dict(Counter(r["error"] for r in failed + incomplete).most_common(5))
     return metrics
+
+
+def _example(records: list[dict], *keys: str) -> dict | None:
+    return {"id": records[0]["id"], **{k: records[0].get(k) for k in keys}} if records else None
 
 
 def observed(metrics: dict, rule: Rule) -> float | None:
@@ -89,7 +105,7 @@ def evaluate_rules(metrics: dict, rules: list[Rule]) -> list[dict]:
     results = []
     for rule in rules:
         value = observed(metrics, rule)
-        results.append({"rule": rule.name, "metric": rule.metric, "stat": rule.stat, "op": rule.op,
+        results.append({"rule": rule.name, "source": rule.source, "metric": rule.metric, "stat": rule.stat, "op": rule.op,
                         "threshold": rule.threshold, "observed": value, "pass": rule.holds(value)})
     return results
 
@@ -106,6 +122,24 @@ def check_validity(metrics: dict, profile: Profile, offered_rate: float | None) 
     if v.require_usage:
         checks.append(check("requests_without_usage", metrics["output_tokens"]["estimated_requests"], "<=", 0,
                             "the server sent no usage: token counts are estimates (set validity.require_usage: false to accept)"))
+    # Always checked, whatever the profile says: the server's own figures must match what arrived.
+    tokens = metrics["output_tokens"]
+    example = tokens["usage_mismatch_example"]
+    checks.append(check("usage_matches_stream", tokens["usage_mismatch_requests"], "<=", 0,
+                        "usage.completion_tokens disagrees with the stream beyond tokenization slack (e.g. request "
+                        f"{example['id']}: usage {example['usage_completion_tokens']}, stream {example['content_chunks']} "
+                        f"output chunks, {example['output_bytes']} bytes): the token figures are the stream's"
+                        if example else ""))
+    wrong = metrics["model_mismatch"]["example"]
+    checks.append(check("model_matches", metrics["model_mismatch"]["requests"], "<=", 0,
+                        f"answers named model {wrong['response_model']!r}, the run asked for {wrong['model']!r}: "
+                        "the gateway or server routed to another model" if wrong else ""))
+    if profile.workload.ignore_eos:
+        short = metrics["output_length_mismatch"]["example"]
+        checks.append(check("output_length_matches", metrics["output_length_mismatch"]["requests"], "<=", 0,
+                            f"ignore_eos asked for exactly max_tokens: request {short['id']} got {short['output_tokens']} "
+                            f"of {short['max_tokens']} (finish_reason {short['finish_reason']!r}); for a server that does "
+                            "not honour ignore_eos set workload.ignore_eos: false" if short else ""))
     total = req["ok"] + req["failed"] + req["incomplete"]
     checks.append(check("incomplete_ratio", req["incomplete"] / total if total else 0.0, "<=", v.max_incomplete_ratio,
                         "many streams were cut by the end of the run: raise request timeout or duration"))

@@ -28,6 +28,9 @@ class ProfileError(ValueError):
     """A profile or an override the user must fix; the message says where and how."""
 
 
+RuleSource = Literal["builtin", "profile", "cli"]
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -35,9 +38,10 @@ class Rule(BaseModel):
     stat: str | None = None
     op: Literal["<=", "<", ">=", ">"]
     threshold: float
+    source: RuleSource = "profile"  # where the rule came from (summary.json shows it)
 
     @classmethod
-    def parse(cls, text: str) -> Rule:
+    def parse(cls, text: str, source: RuleSource = "profile") -> Rule:
         m = _RULE.match(text)
         if not m:
             raise ProfileError(f"SLO rule {text!r}: expected METRIC[.STAT] OP NUMBER, e.g. 'ttft_ms.p95<=500' or 'error_rate<=0.01'")
@@ -54,7 +58,7 @@ class Rule(BaseModel):
             threshold = float(m["value"])
         except ValueError:
             raise ProfileError(f"SLO rule {text!r}: {m['value']!r} is not a number") from None
-        return cls(metric=metric, stat=stat, op=m["op"], threshold=threshold)
+        return cls(metric=metric, stat=stat, op=m["op"], threshold=threshold, source=source)
 
     @property
     def name(self) -> str:
@@ -66,6 +70,22 @@ class Rule(BaseModel):
     def per_request(self) -> bool:
         """Rules on per-request latencies also define goodput (requests meeting every such rule)."""
         return self.metric in ("ttft_ms", "tpot_ms", "e2el_ms") and self.op in ("<=", "<")
+
+
+# The error budget every run is held to, whatever the profile or --slo say: rules only add to it, so
+# a profile with no `slo` list or a looser error_rate rule cannot pass a run where most requests failed.
+BUILTIN_MAX_ERROR_RATE = 0.05
+BUILTIN_RULES = (Rule.parse(f"error_rate<={BUILTIN_MAX_ERROR_RATE:g}", source="builtin"),)
+
+
+def gate_rules(profile_rules: list[Rule]) -> list[Rule]:
+    """Every rule a run must meet: the built-in floor, then the profile's and the command line's (all
+    of them must hold, so a rule can add or tighten, never loosen). Exact repeats are kept once."""
+    rules: list[Rule] = []
+    for rule in (*BUILTIN_RULES, *profile_rules):
+        if rule.name not in {r.name for r in rules}:
+            rules.append(rule)
+    return rules
 
 
 class Workload(BaseModel):
@@ -103,11 +123,12 @@ class Load(BaseModel):
 class Validity(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The bounds are the gate's floor: a profile may tighten a limit, not switch the check off.
     min_requests: int = Field(default=10, ge=1, description="fewest completed requests in the measured window")
-    max_loop_lag_ms: float = Field(default=20, gt=0, description="p99 event-loop lag of the load generator")
+    max_loop_lag_ms: float = Field(default=20, gt=0, le=500, description="p99 event-loop lag of the load generator")
     require_usage: bool = Field(default=True, description="every answer must report usage (exact token counts)")
-    min_rate_ratio: float = Field(default=0.95, gt=0, le=1, description="achieved/offered request rate (mode rate)")
-    max_incomplete_ratio: float = Field(default=0.2, ge=0, le=1, description="requests cut by the end of the run")
+    min_rate_ratio: float = Field(default=0.95, ge=0.5, le=1, description="achieved/offered request rate (mode rate)")
+    max_incomplete_ratio: float = Field(default=0.2, ge=0, le=0.5, description="requests cut by the end of the run")
 
 
 class Profile(BaseModel):

@@ -86,7 +86,7 @@ def summary_text(summary: dict, smoke_lines: list[str] | None = None) -> str:
         for err, count in m.get("errors", {}).items():
             lines.append(f"  error x{count}: {err}")
     for r in summary.get("rules", []):
-        lines.append(f"  [{'PASS' if r['pass'] else 'FAIL'}] {r['rule']:<28} observed {_num(r['observed'])}")
+        lines.append(f"  [{'PASS' if r['pass'] else 'FAIL'}] {r['rule']:<28} observed {_num(r['observed'])}  ({r.get('source', 'profile')})")
     for c in summary.get("validity", []):
         if not c["pass"]:
             lines.append(f"  [INVALID] {c['check']} = {_num(c['observed'])} (limit {c['op']} {c['limit']:g}): {c['why']}")

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from loadtests import EXIT_PASS, EXIT_PREFLIGHT_FAILED
+from loadtests.deadline import positive_seconds
 from loadtests.smoke_checks import CHECKS, Check
 from loadtests.smoke_client import EndpointError, OpenAIEndpoint, normalise_host
 from loadtests.smoke_report import CheckResult, SmokeReport
@@ -54,16 +55,6 @@ class SmokeOptions:
             raise ValueError(f"timeout must be more than 0 seconds, got {self.timeout_s}")
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the timeout must be more than 0 seconds")
-    return value
-
-
 def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("smoke checks")
     group.add_argument("--host", required=True, metavar="URL", help="server root URL, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted)")
@@ -73,7 +64,7 @@ def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--out", type=Path, default=Path("smoke-results"), metavar="DIR", help="where smoke.json is written (default: smoke-results)")
     group.add_argument("--expect-tools", action="append", default=[], metavar="MODEL", help="model that must answer the circle-area tool with tool_calls (repeatable)")
     group.add_argument("--skip-content-checks", action="append", default=[], metavar="MODEL", help="skip the math and code checks for MODEL (repeatable; '*' for all), e.g. tiny test models")
-    group.add_argument("--timeout", type=_positive_seconds, default=120.0, metavar="S", help="timeout of each request in seconds (default: 120)")
+    group.add_argument("--timeout", type=positive_seconds, default=120.0, metavar="S", help="timeout of each request in seconds (default: 120)")
 
 
 def _resolve_api_key(ns: argparse.Namespace) -> str | None:

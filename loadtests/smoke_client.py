@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from loadtests.deadline import Deadline, fetch, iter_lines
+
 
 class EndpointError(Exception):
     """The endpoint as a whole is unusable (unreachable, key rejected, no models): one-line reason."""
@@ -55,9 +57,11 @@ def normalise_host(host: str) -> str:
 
 
 class OpenAIEndpoint:
-    """Talks to one OpenAI-compatible server; never follows redirects, so traffic stays on that host."""
+    """Talks to one OpenAI-compatible server; never follows redirects, so traffic stays on that host.
+    Each request must finish within `timeout_s` of wall clock (a trickling server cannot stretch it)."""
 
     def __init__(self, host: str, api_key: str | None, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=normalise_host(host) + "/v1",
@@ -78,7 +82,7 @@ class OpenAIEndpoint:
     def list_models(self) -> list[str]:
         """The served model ids; EndpointError with a one-line reason when the endpoint is unusable."""
         try:
-            resp = self._client.get("/models")
+            resp = fetch(self._client, "GET", "/models", self._timeout_s)
         except httpx.HTTPError as exc:
             raise EndpointError(f"endpoint unreachable: GET /v1/models: {type(exc).__name__}: {exc}") from exc
         if resp.status_code in (401, 403):
@@ -94,7 +98,7 @@ class OpenAIEndpoint:
     def chat(self, body: dict[str, Any]) -> ChatAnswer:
         """One non-streaming chat completion. Transport errors propagate as httpx.HTTPError."""
         started = time.perf_counter()
-        resp = self._client.post("/chat/completions", json={**body, "stream": False})
+        resp = fetch(self._client, "POST", "/chat/completions", self._timeout_s, json={**body, "stream": False})
         latency_ms = (time.perf_counter() - started) * 1000
         if not 200 <= resp.status_code < 300:
             return ChatAnswer(resp.status_code, latency_ms, error_body=_error_text(resp))
@@ -121,13 +125,14 @@ class OpenAIEndpoint:
         pieces: list[str] = []
         thoughts: list[str] = []
         answer = ChatAnswer(status_code=0, latency_ms=0.0, completed=False)
-        with self._client.stream("POST", "/chat/completions", json=request) as resp:
+        deadline = Deadline(self._timeout_s, "POST /v1/chat/completions (stream)")
+        with self._client.stream("POST", "/chat/completions", json=request, timeout=deadline.timeout()) as resp:
             answer.status_code = resp.status_code
             if not 200 <= resp.status_code < 300:
                 resp.read()
                 answer.error_body = _error_text(resp)
             else:
-                for line in resp.iter_lines():
+                for line in iter_lines(resp, deadline):
                     if not line.startswith("data:"):
                         continue  # blank separators, comments, event: lines
                     data = line[len("data:"):].strip()

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from loadtests import EXIT_INVALID, EXIT_PASS, EXIT_PREFLIGHT_FAILED, EXIT_SLO_FAILED
-from loadtests.gate import EXIT_USAGE, Target, add_target_arguments, effective_profile, execute_load, preflight, resolve_api_key
-from loadtests.profile import Profile, ProfileError
+from loadtests.gate import EXIT_USAGE, Target, add_target_arguments, checked_preflight, effective_profile, execute_load, resolve_api_key
+from loadtests.profile import Profile, ProfileError, gate_rules
 
 DEFAULT_LEVELS = {"concurrency": "1,2,4,8,16,32,64", "rate": "0.5,1,2,4,8,16,32"}
 CSV_FIELDS = ("step", "level", "verdict", "requests_per_s", "output_tokens_per_s", "goodput_requests_per_s", "error_rate",
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = Target(args.host.rstrip("/"), api_key, profile.workload.model)
-    problem = preflight(target)
+    problem = checked_preflight(target, args.preflight_timeout)
     if problem:
         print(f"sweep: preflight failed: {problem}")
         return EXIT_PREFLIGHT_FAILED
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     best = max((r["level"] for r in passing), default=None)
     best_row = next((r for r in passing if r["level"] == best), None)
     result = {"mode": mode, "levels": levels, "highest_passing_level": best,
-              "highest_passing": best_row, "rules": [rule.name for rule in profile.slo], "steps": rows}
+              "highest_passing": best_row, "steps": rows,
+              "rules": [{"rule": rule.name, "source": rule.source} for rule in gate_rules(profile.slo)]}
     (out_dir / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
     with open(out_dir / "sweep.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)

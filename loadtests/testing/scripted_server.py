@@ -12,16 +12,24 @@ call whose radius is the first number of the prompt.
     with ScriptedServer(models=["tiny"], api_key="k", replies={"muffins": "25 are left."}) as server:
         server.faults.add(Fault.IGNORE_STOP)
         ... requests to server.base_url ...
+
+``Lie`` holds the lies aimed at the load-test gate (tests/loadtests/test_gate_lies.py): usage that
+claims more than the stream carried, a trickling model list, streams that stall behind SSE
+heartbeats or hang, a wrong model, a whitespace chunk sent ahead of the answer, non-OpenAI error
+chunks, a connection cut mid-stream. An honest stream honours ``ignore_eos`` (exactly max_tokens words).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import logging
 import re
 import threading
 import time
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -56,6 +64,23 @@ class Fault(str, Enum):
     ECHO_AUTH_IN_ERRORS = "echo_auth_in_errors"  # every chat fails with 500, echoing the Authorization header
 
 
+class Lie(str, Enum):
+    """Lies aimed at the load-test gate's streams (chat with stream=true) and its preflight."""
+
+    OVERCLAIM_USAGE = "overclaim_usage"  # sends at most 10 content chunks, usage claims max_tokens
+    UNDERCLAIM_USAGE = "underclaim_usage"  # usage claims 1 completion token for any stream
+    HALF_SERVER_ERRORS = "half_server_errors"  # every second chat request gets HTTP 500
+    TRICKLE_MODELS = "trickle_models"  # GET /v1/models sends one byte every trickle_s, for ever
+    STALL_AFTER_HEADERS = "stall_after_headers"  # streams send headers, then only SSE comments (heartbeats)
+    HANG_EVERY_20TH = "hang_every_20th"  # every 20th stream sends its role chunk, then nothing
+    WRONG_MODEL = "wrong_model"  # chunks name another model than the one asked for
+    SHORT_DESPITE_IGNORE_EOS = "short_despite_ignore_eos"  # stops after 3 words (finish "stop") despite ignore_eos
+    WHITESPACE_FIRST = "whitespace_first"  # a " " chunk at once, the answer first_token_delay_s later
+    NON_OPENAI_ERROR_CHUNK = "non_openai_error_chunk"  # {"object": "error", ...} after 2 words, then [DONE]
+    CLOSE_MID_STREAM = "close_mid_stream"  # the connection is cut after 3 words, with no [DONE]
+
+
+
 class ChatRequest(BaseModel):
     model: str
     messages: list[dict[str, Any]]
@@ -67,6 +92,7 @@ class ChatRequest(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     temperature: float | None = None
     seed: int | None = None
+    ignore_eos: bool = False  # vLLM's extension: exactly max_tokens tokens
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
@@ -100,6 +126,12 @@ class ScriptedServer:
         # 1-based numbers of chat requests whose text differs (digits become letters): a GPU engine's
         # greedy output is not bit-exact across batches, so a repeated request may diverge.
         self.diverging_requests: set[int] = set()
+        self.lies: set[Lie] = set()  # see Lie: aimed at the load-test gate
+        self.token_delay_s = 0.0  # pause between streamed words
+        self.first_token_delay_s = 0.0  # pause before the first streamed word (the TTFT the server really has)
+        self.trickle_s = 0.5  # Lie.TRICKLE_MODELS: seconds between bytes
+        self._chat_count = itertools.count(1)
+        self._stream_count = itertools.count(1)
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -117,7 +149,9 @@ class ScriptedServer:
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self, startup_timeout_s: float = 10.0) -> "ScriptedServer":
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        # A short graceful shutdown: streams that hang on purpose must not keep stop() waiting.
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="scripted-server", daemon=True)
         self._thread.start()
@@ -154,7 +188,9 @@ class ScriptedServer:
             return await call_next(request)
 
         @app.get("/v1/models")
-        def list_models() -> dict[str, Any]:
+        def list_models() -> Any:
+            if Lie.TRICKLE_MODELS in self.lies:
+                return StreamingResponse(self._trickle(), media_type="application/json")
             return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "scripted"} for m in self.models]}
 
         @app.post("/v1/chat/completions")
@@ -168,6 +204,8 @@ class ScriptedServer:
     def _answer(self, body: ChatRequest, request: Request) -> Any:
         if body.model not in self.models:
             return _error(404, f"model {body.model!r} not found", "not_found_error")
+        if Lie.HALF_SERVER_ERRORS in self.lies and next(self._chat_count) % 2 == 0:
+            return _error(500, "internal error (scripted)", "server_error")
         faults = self.faults_for(body.model)
         if Fault.ECHO_AUTH_IN_ERRORS in faults:
             return _error(500, f"internal error handling request with {request.headers.get('authorization')}", "server_error")
@@ -186,7 +224,10 @@ class ScriptedServer:
             return self._tool_answer(body.model, prompt, prompt_tokens, faults)
         stops = [] if Fault.IGNORE_STOP in faults else ([body.stop] if isinstance(body.stop, str) else body.stop or [])
         diverge = len(self.requests) in self.diverging_requests
-        text, finish_reason = self._generate(prompt, max_tokens, stops, diverge)
+        text, finish_reason = self._generate(prompt, max_tokens, stops, diverge, body.ignore_eos)
+        if body.stream and (self.lies or self.token_delay_s or self.first_token_delay_s):
+            events = self._lying_stream(body.model, text, finish_reason, prompt_tokens, max_tokens)
+            return StreamingResponse(events, media_type="text/event-stream")
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
             events = self._stream_events(body.model, text, finish_reason, prompt_tokens, include_usage, faults)
@@ -209,11 +250,15 @@ class ScriptedServer:
             "usage": usage,
         }
 
-    def _generate(self, prompt: str, max_tokens: int | None, stops: list[str], diverge: bool = False) -> tuple[str, str]:
+    def _generate(self, prompt: str, max_tokens: int | None, stops: list[str], diverge: bool = False,
+                  ignore_eos: bool = False) -> tuple[str, str]:
         """The scripted text, cut at max_tokens words or at the first stop string, and why it ended."""
         lowered = prompt.lower()
         reply = next((text for key, text in self.replies.items() if key.lower() in lowered), None)
         words = reply.split() if reply is not None else COUNTING_WORDS
+        if ignore_eos and max_tokens is not None and len(words) < max_tokens:
+            words = list(itertools.islice(itertools.cycle(words), max_tokens + 1))  # no EOS: the text goes on
+            reply = None
         if diverge:
             words = [word.translate(DIGITS_TO_LETTERS) for word in words]
         limit = len(words) if max_tokens is None else max_tokens
@@ -277,6 +322,70 @@ class ScriptedServer:
             yield event([], _usage(prompt_tokens, completion))
         if Fault.STREAM_NO_DONE not in faults:
             yield "data: [DONE]\n\n"
+
+
+    async def _trickle(self) -> AsyncIterator[bytes]:
+        body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        for ch in itertools.cycle(body.encode()):  # never ends: a client needs its own deadline
+            yield bytes([ch])
+            await asyncio.sleep(self.trickle_s)
+
+    async def _lying_stream(self, model: str, text: str, finish_reason: str, prompt_tokens: int,
+                            max_tokens: int | None) -> AsyncIterator[str]:
+        """A chat stream that tells the lies in ``self.lies`` (usage always included, like vLLM when asked)."""
+        lies = self.lies
+        shown = "other-model" if Lie.WRONG_MODEL in lies else model
+
+        def event(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> str:
+            chunk: dict[str, Any] = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk",
+                                     "created": int(time.time()), "model": shown, "choices": choices}
+            if usage is not None:
+                chunk["usage"] = usage
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        def delta(content: str) -> str:
+            return event([{"index": 0, "delta": {"content": content}, "finish_reason": None}])
+
+        words = text.split()
+        if Lie.SHORT_DESPITE_IGNORE_EOS in lies:
+            words, finish_reason = words[:3], "stop"
+        claimed = len(words)
+        if Lie.OVERCLAIM_USAGE in lies:
+            claimed, words = max_tokens or len(words), words[:10]
+        if Lie.UNDERCLAIM_USAGE in lies:
+            claimed = 1
+        yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        if Lie.STALL_AFTER_HEADERS in lies or (Lie.HANG_EVERY_20TH in lies and next(self._stream_count) % 20 == 0):
+            while True:  # heartbeats only; ends when the client leaves or the server stops
+                await asyncio.sleep(0.2)
+                yield ": keep-alive\n\n"
+        if Lie.WHITESPACE_FIRST in lies:
+            yield delta(" ")
+        await asyncio.sleep(self.first_token_delay_s)
+        for i, word in enumerate(words):
+            if i and self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+            if Lie.NON_OPENAI_ERROR_CHUNK in lies and i == 2:
+                yield f"data: {json.dumps({'object': 'error', 'message': 'engine crashed (scripted)', 'code': 500})}\n\n"
+                yield "data: [DONE]\n\n"
+                return
+            if Lie.CLOSE_MID_STREAM in lies and i == 3:
+                raise ConnectionAbortedError("scripted: connection cut mid-stream")  # uvicorn drops the connection
+            yield delta(word if i == 0 else " " + word)
+        yield event([{"index": 0, "delta": {}, "finish_reason": finish_reason}])
+        yield event([], _usage(prompt_tokens, claimed))
+        yield "data: [DONE]\n\n"
+
+
+class _QuietScriptedCuts(logging.Filter):
+    """Lie.CLOSE_MID_STREAM cuts connections on purpose: keep uvicorn from logging each as a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, ConnectionAbortedError) and str(exc).startswith("scripted:"))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietScriptedCuts())
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

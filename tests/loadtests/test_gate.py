@@ -41,7 +41,9 @@ def test_selfcheck_measures_known_delays_within_5_percent(server, tmp_path):
     assert m["output_tokens_per_s"] == pytest.approx(4 * TOKENS / ((TTFT_MS + (TOKENS - 1) * ITL_MS) / 1000), rel=0.1)
     assert summary["verdict"] == "pass" and all(r["pass"] for r in summary["rules"])
     cases = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite[@name='loadtest.slo']/testcase")
-    assert [c.get("name") for c in cases] == ["ttft_ms.p95<=1000", "error_rate<=0"]
+    # The built-in error budget, the smoke profile's rules, then the command line's (which add, never replace).
+    assert [c.get("name") for c in cases] == ["error_rate<=0.05", "error_rate<=0", "ttft_ms.p95<=10000", "ttft_ms.p95<=1000"]
+    assert [r["source"] for r in summary["rules"]] == ["builtin", "profile", "profile", "cli"]
     assert (tmp_path / "locust-report.html").stat().st_size > 10_000
     assert "PASS" in proc.stdout and "ttft_ms" in proc.stdout
 
@@ -51,7 +53,8 @@ def test_strict_slo_exits_10(server, tmp_path):
                          "--slo", "ttft_ms.p95<=150")
     assert proc.returncode == 10, proc.stdout + proc.stderr
     assert summary["verdict"] == "fail"
-    assert summary["rules"][0]["observed"] > 150 and not summary["rules"][0]["pass"]
+    rule = next(r for r in summary["rules"] if r["rule"] == "ttft_ms.p95<=150")
+    assert rule["observed"] > 150 and not rule["pass"] and rule["source"] == "cli"
     assert "[FAIL] ttft_ms.p95<=150" in proc.stdout
     assert ET.parse(tmp_path / "junit.xml").getroot().find("testsuite[@name='loadtest.slo']/testcase/failure") is not None
 

@@ -7,6 +7,7 @@ import pytest
 from loadtests.metrics import check_validity, compute_metrics, distribution, evaluate_rules, tokens_in_window, verdict
 from loadtests.profile import Profile, Rule
 from loadtests.report import junit
+from loadtests.streaming import stream_allows
 
 T0 = 1_000_000.0
 
@@ -46,7 +47,38 @@ def test_metrics_exclude_warmup_and_count_errors():
     assert m["errors"]["HTTP 500: boom"] == 1
     results = evaluate_rules(m, rules)
     assert [r["pass"] for r in results] == [True, False]
-    assert m["output_tokens"] == {"total": 512, "source": "usage", "estimated_requests": 0, "per_request": m["output_tokens"]["per_request"]}
+    tokens = m["output_tokens"]
+    assert (tokens["total"], tokens["source"], tokens["estimated_requests"], tokens["usage_mismatch_requests"]) == (512, "usage", 0, 0)
+
+
+@pytest.mark.parametrize(("tokens", "chunks", "output_bytes", "agrees"), [
+    (64, 64, 190, True),     # one token per chunk
+    (64, 16, 190, True),     # a server packing 4 tokens per chunk
+    (66, 64, 64, True),      # two special tokens (EOS, a think marker) that decode to nothing: the slack
+    (64, 10, 25, False),     # claims 64 tokens, sent 10 chunks of 25 bytes: no tokenizer does that
+    (1, 64, 190, False),     # claims 1 token for 64 chunks carrying text
+    (60, 64, 190, True),     # within the slack below (2 tokens + 5%)
+    (58, 64, 190, False),
+])
+def test_usage_is_believed_only_within_tokenization_slack(tokens, chunks, output_bytes, agrees):
+    assert stream_allows(tokens, chunks, output_bytes) is agrees
+
+
+def test_stream_figures_count_when_usage_lies_and_wrong_models_and_short_answers_are_invalid():
+    liar = {**rec(11, tokens=10), "usage_completion_tokens": 64, "usage_agrees": False, "content_chunks": 10,
+            "output_bytes": 25, "output_tokens_source": "stream"}
+    short = {**rec(12, tokens=3), "ignore_eos": True, "max_tokens": 16, "output_length_ok": False, "finish_reason": "stop"}
+    wrong = {**rec(13), "model": "m", "response_model": "other", "model_mismatch": True}
+    m = compute_metrics([liar, short, wrong] + [rec(14 + i * 0.1) for i in range(10)], RUN, [])
+    assert m["output_tokens"]["usage_mismatch_example"] == {"id": liar["id"], "usage_completion_tokens": 64,
+                                                            "content_chunks": 10, "output_bytes": 25}
+    assert m["output_tokens"]["source"] == "stream"
+    checks = {c["check"]: c for c in check_validity(m, Profile(), offered_rate=None)}
+    assert {name for name, c in checks.items() if not c["pass"]} == {"usage_matches_stream", "model_matches", "output_length_matches"}
+    assert "usage 64, stream 10 output chunks, 25 bytes" in checks["usage_matches_stream"]["why"]
+    assert "'other'" in checks["model_matches"]["why"] and "got 3 of 16" in checks["output_length_matches"]["why"]
+    no_eos = Profile.model_validate({"workload": {"ignore_eos": False}})
+    assert "output_length_matches" not in {c["check"] for c in check_validity(m, no_eos, offered_rate=None)}
 
 
 def test_missing_usage_and_lag_make_a_run_invalid():

@@ -4,7 +4,7 @@
 import pytest
 
 from loadtests.gate import Target, build_parser, effective_profile, locust_command
-from loadtests.profile import PROFILES_DIR, ProfileError, Rule, load_profile
+from loadtests.profile import PROFILES_DIR, ProfileError, Rule, gate_rules, load_profile
 
 
 @pytest.mark.parametrize("name", ["smoke", "local", "dev", "staging", "prod"])
@@ -48,20 +48,34 @@ def test_bad_profile_names_file_and_field(tmp_path):
         load_profile(str(path))
 
 
-def test_overrides_replace_profile_values_and_rules():
+def test_overrides_replace_profile_values_and_add_rules():
     args = build_parser().parse_args(["--host", "http://x", "--profile", "dev", "--rate", "3", "--duration", "9",
                                       "--max-tokens", "7", "--slo", "ttft_ms.p50<=100"])
     profile = effective_profile(args)
     assert (profile.load.mode, profile.load.rate, profile.load.duration_s) == ("rate", 3, 9)
     assert profile.workload.max_tokens == 7
-    assert [r.name for r in profile.slo] == ["ttft_ms.p50<=100"]
+    # --slo adds to the profile's rules (all must hold: it can tighten, never loosen) ...
+    assert [(r.name, r.source) for r in profile.slo] == [("error_rate<=0.01", "profile"), ("ttft_ms.p95<=2000", "profile"),
+                                                         ("tpot_ms.p95<=100", "profile"), ("ttft_ms.p50<=100", "cli")]
+    # ... and the built-in error budget comes first in every run, even with a profile without rules.
+    assert [(r.name, r.source) for r in gate_rules([])] == [("error_rate<=0.05", "builtin")]
+    assert [r.name for r in gate_rules([Rule.parse("error_rate<=0.5"), Rule.parse("error_rate<=0.05")])] == [
+        "error_rate<=0.05", "error_rate<=0.5"]  # a looser profile rule is added, the floor still holds
     # the header and summary.json say what ran: the file's description plus the command-line changes
-    assert profile.description.endswith("[command line: max_tokens=7, mode=rate, rate=3, duration_s=9, slo=ttft_ms.p50<=100]")
+    assert profile.description.endswith("[command line: max_tokens=7, mode=rate, rate=3, duration_s=9, slo+=ttft_ms.p50<=100]")
     plain = effective_profile(build_parser().parse_args(["--host", "http://x", "--profile", "dev"]))
     assert "command line" not in plain.description
     both = build_parser().parse_args(["--host", "http://x", "--users", "2", "--rate", "3"])
     with pytest.raises(ProfileError, match="give one"):
         effective_profile(both)
+
+
+@pytest.mark.parametrize("validity", ["max_incomplete_ratio: 0.9", "max_loop_lag_ms: 5000", "min_rate_ratio: 0.1"])
+def test_a_profile_cannot_switch_a_validity_check_off(tmp_path, validity):
+    path = tmp_path / "lax.yaml"
+    path.write_text(f"validity: {{{validity}}}\n")
+    with pytest.raises(ProfileError, match=validity.split(":")[0]):
+        load_profile(str(path))
 
 
 def test_api_key_never_on_the_locust_command_line(tmp_path):
