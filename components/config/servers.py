@@ -14,6 +14,13 @@ from .autoscaling import ServerAutoscaling
 from .base import ConfigModel
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
+# Pod shutdown budget (one source for the manifests, components/servers): the grace period counts from the
+# start of preStop, whose sleep lets the endpoint controller drop the pod first; after its drain a server
+# still closes its connections and stops its engine (onnx_server: 5 s + 2 x 5 s, see its drain.py).
+PRE_STOP_SLEEP_SECONDS = 10
+EXIT_AFTER_DRAIN_SECONDS = 15
+MIN_DRAIN_SECONDS = 5
+MIN_GRACE_SECONDS = PRE_STOP_SLEEP_SECONDS + EXIT_AFTER_DRAIN_SECONDS + MIN_DRAIN_SECONDS
 Quantity = Annotated[str, Field(description="Kubernetes quantity, e.g. 500m, 2, 8Gi")]
 
 
@@ -131,7 +138,7 @@ class ServerSpec(ConfigModel):
     storage_class: str | None = None
     download_mbps: float = Field(default=100, gt=0)  # model download speed, for the startup budget
     startup_timeout_seconds: int | None = Field(default=None, ge=60)
-    termination_grace_seconds: int = Field(default=120, ge=10, le=3600)
+    termination_grace_seconds: int = Field(default=120, le=3600)
     autoscaling: ServerAutoscaling = Field(default_factory=ServerAutoscaling)
     ollama: OllamaOptions = Field(default_factory=OllamaOptions)
     onnx: OnnxOptions = Field(default_factory=OnnxOptions)
@@ -146,6 +153,20 @@ class ServerSpec(ConfigModel):
         if rev is not None and rev in {"main", "master", "HEAD"}:
             raise ValueError(f"'{rev}' is a moving branch, not a pinned revision; use a commit SHA")
         return rev
+
+    @field_validator("termination_grace_seconds")
+    @classmethod
+    def _grace_holds_a_drain(cls, seconds: int) -> int:
+        if seconds < MIN_GRACE_SECONDS:
+            raise ValueError(f"must be at least {MIN_GRACE_SECONDS}: the preStop sleep ({PRE_STOP_SLEEP_SECONDS} s) "
+                             f"and the server's exit ({EXIT_AFTER_DRAIN_SECONDS} s) come out of it, leaving "
+                             f"{MIN_DRAIN_SECONDS} s or more for running requests to finish")
+        return seconds
+
+    @property
+    def drain_seconds(self) -> int:
+        """What the server may spend finishing running requests after SIGTERM."""
+        return self.termination_grace_seconds - PRE_STOP_SLEEP_SECONDS - EXIT_AFTER_DRAIN_SECONDS
 
     @field_validator("extra_args")
     @classmethod

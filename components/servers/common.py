@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from components import capacity
 from components.catalog.models import ModelCard
 from components.config import StackConfig
+from components.config.servers import PRE_STOP_SLEEP_SECONDS
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.pools import scheduling_for
@@ -142,7 +143,7 @@ def finish_container(inp: ServerInputs, container: dict) -> dict:
         "securityContext": security.container_security_context(),
         "volumeMounts": writable_mounts() + secret_mounts,
         # Let the endpoint controller drop the pod before the server stops taking requests.
-        "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
         **probes(inp),
         **container,
     }

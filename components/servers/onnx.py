@@ -112,6 +112,8 @@ class Onnx:
             "args": ["--model-dir", model_dir(inp), "--host", "0.0.0.0", "--port", str(inp.endpoint.port),
                      "--served-model-name", inp.spec.served_name,
                      "--api-key-file", f"{SERVER_KEY_DIR}/api-key",
-                     "--max-concurrency", str(o.max_concurrency), "--max-queue", str(o.max_queue)],
+                     "--max-concurrency", str(o.max_concurrency), "--max-queue", str(o.max_queue),
+                     # SIGTERM drain: what the pod's grace period leaves after preStop and the exit.
+                     "--drain-seconds", str(inp.spec.drain_seconds)],
         }
         return EngineParts(container=container, pre_jobs=[prepare_job(inp)])

@@ -187,3 +187,29 @@ def test_conversion_job_mounts_the_secret_store_volume_that_syncs_the_token():
             assert not csi and "hf-token" not in mounted
         # the server pods mount it too, with or without a token (they also read the API key through it)
         assert any("csi" in v for v in dep["spec"]["template"]["spec"]["volumes"])
+
+
+def test_the_onnx_server_drains_within_the_pods_grace_period():
+    from components.config.servers import EXIT_AFTER_DRAIN_SECONDS, PRE_STOP_SLEEP_SECONDS
+    from onnx_server.drain import SHUTDOWN_SECONDS
+    from onnx_server.engine_client import ENGINE_STOP_SECONDS
+
+    server = {"name": "phi-onnx", "engine": "onnx", "model": "microsoft/Phi-4-mini-instruct", "revision": "a" * 40,
+              "maxModelLen": 4096, "resources": {"cpu": "4", "memory": "16Gi"}, "terminationGraceSeconds": 90}
+    _, _, _, dep = build(server, pools=[])
+    pod = dep["spec"]["template"]["spec"]
+    sleep = container(dep)["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain = int(flag(container(dep)["args"], "--drain-seconds"))
+    assert pod["terminationGracePeriodSeconds"] == 90 and sleep == PRE_STOP_SLEEP_SECONDS
+    # The grace period counts from preStop's start: sleep + drain + the server's exit must fit in it.
+    assert sleep + drain + EXIT_AFTER_DRAIN_SECONDS == 90
+    assert SHUTDOWN_SECONDS + 2 * ENGINE_STOP_SECONDS <= EXIT_AFTER_DRAIN_SECONDS
+
+
+def test_a_grace_period_too_short_to_drain_is_refused():
+    import pytest
+
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"terminationGraceSeconds = 20: .*must be at least 30: the preStop sleep"):
+        build({**VLLM, "terminationGraceSeconds": 20})

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import create_app
     from .connections import BACKLOG, effective_cap, guarded_protocol, open_file_limit
-    from .drain import DrainingServer
+    from .drain import SHUTDOWN_SECONDS, DrainingServer
 
     failure: list[Exception] = []
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     max_connections = effective_cap(settings.max_connections, file_limit)
     # timeout_graceful_shutdown runs after the drain (drain.py): by then every response has ended.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=5, server_header=False, backlog=BACKLOG,
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS, server_header=False, backlog=BACKLOG,
                             timeout_keep_alive=settings.idle_timeout,
                             http=guarded_protocol(settings.header_timeout, max_connections))
     server = DrainingServer(config, app.state.server, settings.drain_seconds)

@@ -22,6 +22,10 @@ from .errors import APIError
 
 log = logging.getLogger("onnx_server")
 POLL_SECONDS = 0.05
+# After the drain, uvicorn's graceful shutdown (responses have ended by then: this is a backstop); then the
+# lifespan stops the engine (engine_client.ENGINE_STOP_SECONDS, twice at most). The manifests' grace period
+# budgets both (components/config/servers.py EXIT_AFTER_DRAIN_SECONDS).
+SHUTDOWN_SECONDS = 5
 
 
 async def drain(state, drain_seconds: float) -> None:

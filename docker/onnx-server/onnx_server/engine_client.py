@@ -23,6 +23,8 @@ from .metrics import ServerMetrics
 from .worker import serve_engine
 
 log = logging.getLogger("onnx_server.engine")
+# stop(): the engine process has this long to exit, then it is killed and given as long again.
+ENGINE_STOP_SECONDS = 5.0
 
 
 @dataclass
@@ -100,7 +102,7 @@ class EngineClient:
         self.info = info
         return info
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, timeout: float = ENGINE_STOP_SECONDS) -> None:
         """Ask the engine process to finish; kill it after `timeout` s (a stopped process ignores SIGTERM).
         Safe when it never started."""
         if self._process is None:
@@ -114,7 +116,7 @@ class EngineClient:
         if self._process.is_alive():
             log.warning("engine process did not stop within %.0f s; killing it", timeout)
             self._process.kill()
-            await asyncio.to_thread(self._process.join, 5)
+            await asyncio.to_thread(self._process.join, timeout)
 
     # -- requests
     async def tokenize(self, kind: str, payload) -> list[int]:
