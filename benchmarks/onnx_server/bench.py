@@ -4,9 +4,12 @@
 
 1. Serving overhead: tokens/s of one streamed request through HTTP vs the raw Generator loop, same model,
    same prompt, same number of tokens (ignore_eos), greedy.
-2. Concurrency: aggregate tokens/s at 4 and 16 concurrent streams vs 1, with TTFT percentiles.
+2. The raw static batch: onnxruntime-genai's own loop decoding N copies of the prompt as one batch (the
+   ceiling continuous batching is measured against).
+3. Concurrency: aggregate tokens/s at 1, 4 and 16 concurrent streams, TTFT and TPOT percentiles.
 The model is the "bench" model of tests/fixtures/tiny_model.py (random Llama, hidden 512, 8 layers,
-fp32): milliseconds per token, so the overhead is measured against real compute. Loopback only.
+fp32): milliseconds per token, so the overhead is measured against real compute; `--model-dir` takes another
+(e.g. benchmarks/onnx_server/real_shape.py's Phi-4-mini-shaped int4 model). Loopback only.
 """
 
 from __future__ import annotations
@@ -64,6 +67,26 @@ class RawLoop:
             generator.generate_next_token()
             stream.decode(int(generator.get_next_tokens()[0]))
             produced += 1
+        return produced / (time.perf_counter() - started)
+
+    def static_batch_tokens_per_s(self, batch: int, max_tokens: int) -> float:
+        """onnxruntime-genai's static batch: `batch` copies of the prompt decoded together, detokenized."""
+        import numpy as np
+
+        og = self.og
+        params = og.GeneratorParams(self.model)
+        length = len(self.prompt) + max_tokens
+        params.set_search_options(max_length=length, min_length=length, do_sample=False, batch_size=batch)
+        started = time.perf_counter()
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(np.array([list(self.prompt)] * batch, dtype=np.int32))
+        streams = [self.tokenizer.create_stream() for _ in range(batch)]
+        produced = 0
+        while not generator.is_done():
+            generator.generate_next_token()
+            for stream, token in zip(streams, generator.get_next_tokens()):
+                stream.decode(int(token))
+            produced += batch
         return produced / (time.perf_counter() - started)
 
 
@@ -130,7 +153,10 @@ async def one_stream(client: httpx.AsyncClient, model: str, max_tokens: int) -> 
             if chunk.get("usage"):
                 usage = chunk["usage"]
     done = time.perf_counter()
-    return {"ttft": (first or done) - sent, "e2e": done - sent, "tokens": usage["completion_tokens"]}
+    tokens = usage["completion_tokens"]
+    ttft = (first or done) - sent
+    return {"ttft": ttft, "e2e": done - sent, "tokens": tokens,
+            "tpot": (done - sent - ttft) / (tokens - 1) if tokens > 1 else 0.0}
 
 
 async def run_level(base_url: str, headers: dict, model: str, concurrency: int, requests_per_user: int,
@@ -152,6 +178,7 @@ async def run_level(base_url: str, headers: dict, model: str, concurrency: int, 
         "aggregate_tokens_per_s": sum(r["tokens"] for r in results) / wall,
         "per_request_tokens_per_s_median": statistics.median(per_request),
         "ttft_ms": {f"p{q}": round(percentile(ttfts, q) * 1000, 1) for q in (50, 90, 99)},
+        "tpot_ms": {f"p{q}": round(percentile([r["tpot"] for r in results], q) * 1000, 2) for q in (50, 90, 99)},
     }
 
 
@@ -161,24 +188,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,4,16", help="concurrency levels (default 1,4,16)")
     parser.add_argument("--requests-per-user", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=8, help="raw/HTTP pairs for the overhead figure")
+    parser.add_argument("--model-dir", type=Path, help="model folder (default: the bench model, built if needed)")
+    parser.add_argument("--model-name", default="tests/fixtures/tiny_model.py --size bench (Llama, hidden 512, "
+                                                "8 layers, fp32, random weights)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
 
-    print("[1/3] building or reusing the bench model", flush=True)
-    model_dir = build_tiny_model(size="bench")
+    print("[1/4] building or reusing the bench model", flush=True)
+    model_dir = args.model_dir or build_tiny_model(size="bench")
     raw = RawLoop(model_dir)
+    batch = max(levels)
+    print(f"[2/4] raw static batch of {batch} (onnxruntime-genai), {args.max_tokens} tokens each", flush=True)
+    raw.static_batch_tokens_per_s(batch, 8)
+    static = statistics.median(raw.static_batch_tokens_per_s(batch, args.max_tokens) for _ in range(3))
+    print(f"      {static:.1f} tokens/s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         server = start_onnx_server(model_dir, Path(tmp), api_key="bench-key",
                                    extra_args=["--max-concurrency", str(max(levels)), "--max-queue", "256",
-                                               "--log-level", "warning"])
+                                               "--log-level", "warning"], timeout=300)
         try:
-            print(f"[2/3] serving overhead: {args.pairs} alternating raw-loop / HTTP runs of {args.max_tokens} "
+            print(f"[3/4] serving overhead: {args.pairs} alternating raw-loop / HTTP runs of {args.max_tokens} "
                   "tokens", flush=True)
             overhead = asyncio.run(overhead_pairs(raw, server, args.max_tokens, args.pairs))
             print(f"      raw {overhead['raw_tokens_per_s_median']:.1f} tokens/s, HTTP "
                   f"{overhead['http_tokens_per_s_median']:.1f} tokens/s", flush=True)
-            print(f"[3/3] HTTP server at concurrency {', '.join(map(str, levels))}", flush=True)
+            print(f"[4/4] HTTP server at concurrency {', '.join(map(str, levels))}", flush=True)
             http = []
             for level in levels:
                 requests_per_user = args.requests_per_user if level > 1 else 2 * args.requests_per_user
@@ -186,16 +221,27 @@ def main(argv: list[str] | None = None) -> int:
                                                requests_per_user, args.max_tokens))
                 http.append(result)
                 print(f"      c={level:<3} {result['aggregate_tokens_per_s']:7.1f} tokens/s aggregate, "
-                      f"TTFT p50 {result['ttft_ms']['p50']} ms p99 {result['ttft_ms']['p99']} ms", flush=True)
+                      f"TTFT p50 {result['ttft_ms']['p50']} ms p99 {result['ttft_ms']['p99']} ms, TPOT p50 "
+                      f"{result['tpot_ms']['p50']} ms", flush=True)
         finally:
             server.stop()
 
-    base = http[0]
+    base, top = http[0], http[-1]
+    prefill_ms = base["ttft_ms"]["p50"]  # one request alone: its TTFT is one prefill plus the first step
+    targets = {
+        f"aggregate_c{top['concurrency']}_over_static_batch": round(top["aggregate_tokens_per_s"] / static, 3),
+        "http_c1_over_raw_loop": overhead["http_over_raw_wall_median"],
+        f"ttft_p50_c{top['concurrency']}_ms": top["ttft_ms"]["p50"],
+        f"ttft_p50_c{top['concurrency']}_limit_ms": round(2 * prefill_ms + (top["concurrency"] - 1) * prefill_ms, 1),
+        f"tpot_p50_c{top['concurrency']}_over_c1": round(top["tpot_ms"]["p50"] / base["tpot_ms"]["p50"], 2),
+    }
     summary = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "load_average_at_end": os.getloadavg()},
-        "model": "tests/fixtures/tiny_model.py --size bench (Llama, hidden 512, 8 layers, fp32, random weights)",
-        "max_tokens": args.max_tokens, "overhead_c1": overhead, "http": http,
+        "model": args.model_name,
+        "max_tokens": args.max_tokens, "overhead_c1": overhead, "static_batch": {"batch": batch,
+                                                                               "tokens_per_s": static},
+        "http": http, "targets": targets,
         "scaling_vs_c1": {str(r["concurrency"]): round(r["aggregate_tokens_per_s"] / base["aggregate_tokens_per_s"], 2)
                           for r in http},
     }
@@ -207,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in http:
         print(f"c={r['concurrency']:<3} aggregate {r['aggregate_tokens_per_s']:7.1f} tokens/s "
               f"(x{summary['scaling_vs_c1'][str(r['concurrency'])]} vs c=1)  TTFT ms {r['ttft_ms']}")
+    print(f"static batch of {batch}: {static:.1f} tokens/s; targets: {json.dumps(targets)}")
     print(f"results: {args.out}")
     return 0
 

@@ -22,16 +22,17 @@ class Reference:
     def text_prompt(self, text: str) -> list[int]:
         return [int(t) for t in self.tokenizer.encode(text)]
 
-    def greedy(self, prompt: list[int], max_tokens: int) -> tuple[str, list[int]]:
+    def greedy(self, prompt: list[int], max_tokens: int, ignore_eos: bool = False) -> tuple[str, list[int]]:
         params = og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(prompt) + max_tokens, do_sample=False)
+        length = len(prompt) + max_tokens
+        params.set_search_options(max_length=length, min_length=length if ignore_eos else 0, do_sample=False)
         generator = og.Generator(self.model, params)
         generator.append_tokens(np.array(prompt, dtype=np.int32))
         tokens: list[int] = []
         while not generator.is_done():
             generator.generate_next_token()
             tokens.append(int(generator.get_next_tokens()[0]))
-            if tokens[-1] in self.eos:
+            if tokens[-1] in self.eos and not ignore_eos:
                 break
         # Decode the way a streaming client sees it: the random model emits lone UTF-8 continuation bytes,
         # which a whole-sequence decode truncates at while the token stream skips them.

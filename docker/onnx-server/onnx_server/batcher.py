@@ -26,6 +26,10 @@ from .sampler import Sampler
 from .stops import StopMatcher
 
 log = logging.getLogger("onnx_server.batcher")
+# Prompts that arrive together prefill as one batch (fewer, larger matrix products) while the padded batch
+# stays small: the graph computes logits for every prompt position (PREFILL_TOKENS x vocab floats).
+PREFILL_GROUP = 16
+PREFILL_TOKENS = 1024
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Batcher:
         self._wake = threading.Condition()
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []  # running[i] lives in cache row i
+        self._texts: list[tuple] = []  # this step's (job_id, text, time), sent as one message
         self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
 
     # -- called from the message loop thread
@@ -108,6 +113,7 @@ class Batcher:
                     self._step()
             except Exception as exc:  # the model failed: fail what it held, keep serving new requests
                 log.exception("decode step failed")
+                self._texts = []
                 for seq in self.running:
                     self.send(("failed", seq.job_id, f"{type(exc).__name__}: {exc}", seq.generated))
                 self.running.clear()
@@ -133,15 +139,32 @@ class Batcher:
         self._leave()
 
     def _admit(self) -> None:
+        """Prefill what fits, short prompts together (right-padded), each group into the next free rows."""
         while self._admissible():
-            seq = self.waiting.popleft()
-            row = len(self.running)
-            self.running.append(seq)
-            self._ensure(len(seq.prompt))
-            logits = self.model.decoder.run(self.cache, slice(row, row + 1), np.asarray([seq.prompt]), [0])
-            seq.length = len(seq.prompt)
-            self._emit(seq, seq.sampler.choose(logits[0]), time.monotonic())
+            first = len(self.running)
+            group = [self.waiting.popleft()]
+            self.running.append(group[0])
+            while (self._admissible() and len(group) < PREFILL_GROUP
+                   and self._padded(group + [self.waiting[0]]) <= PREFILL_TOKENS):
+                group.append(self.waiting.popleft())
+                self.running.append(group[-1])
+            width = max(len(s.prompt) for s in group)
+            self._ensure(width)
+            tokens = np.zeros((len(group), width), dtype=np.int64)
+            for i, seq in enumerate(group):
+                tokens[i, :len(seq.prompt)] = seq.prompt
+            logits = self.model.decoder.run(self.cache, slice(first, first + len(group)), tokens, [0] * len(group),
+                                            [len(s.prompt) for s in group])
+            now = time.monotonic()
+            for i, seq in enumerate(group):
+                seq.length = len(seq.prompt)
+                self._emit(seq, seq.sampler.choose(logits[i]), now)
             self._leave()
+        self._flush()
+
+    @staticmethod
+    def _padded(group: list[Sequence]) -> int:
+        return len(group) * max(len(s.prompt) for s in group)
 
     def _step(self) -> None:
         self._ensure(max(s.length for s in self.running) + 1)
@@ -156,6 +179,7 @@ class Batcher:
             token = int(greedy[i]) if sampler.greedy and not sampler.suppress.size else sampler.choose(logits[i])
             self._emit(seq, token, now)
         self._leave()
+        self._flush()
 
     def _ensure(self, length: int) -> None:
         self.cache.ensure(len(self.running), length, [s.length for s in self.running],
@@ -165,18 +189,23 @@ class Batcher:
         seq.generated += 1
         seq.last_token = token
         if token in self.model.eos_ids and not seq.sampling.ignore_eos:
-            self.send(("text", seq.job_id, "", at))
+            self._texts.append((seq.job_id, "", at))
             seq.finish = "stop"
             return
         text, hit_stop = seq.matcher.feed(seq.stream.decode(token))
-        self.send(("text", seq.job_id, text, at))
+        self._texts.append((seq.job_id, text, at))
         if hit_stop:
             seq.finish = "stop"
         elif seq.generated >= seq.sampling.max_tokens:
             tail = seq.matcher.flush()
             if tail:
-                self.send(("text", seq.job_id, tail, -1.0))  # held-back text, not a new token
+                self._texts.append((seq.job_id, tail, -1.0))  # held-back text, not a new token
             seq.finish = "length"
+
+    def _flush(self) -> None:
+        if self._texts:
+            self.send(("texts", self._texts))
+            self._texts = []
 
     def _leave(self) -> None:
         """Remove finished rows: the last running row moves into each freed row."""
@@ -190,6 +219,7 @@ class Batcher:
                 self.cache.move(last, row, self.running[last].length)
                 self.running[row] = self.running[last]
             self.running.pop()
+            self._flush()  # its text goes before its end
             self.send(("end", seq.job_id, seq.finish, seq.generated))
             left = True
         if left:

@@ -8,7 +8,10 @@ and total_sequence_length = mask width. The CPU kernel (contrib_ops/cpu/bert/gqa
 for row b, total = seqlens_k[b] + 1 and past = total - seq, attends over exactly those positions, and writes
 the new keys/values at [past, total); when past and present are the same buffer it writes in place. So a
 right-padded mask gives every row its own length in one batch, and binding one buffer as both past and
-present (as onnxruntime-genai does with past_present_share_buffer) avoids a copy per token.
+present (as onnxruntime-genai does with past_present_share_buffer) avoids a copy per token. Prompts of
+different lengths prefill together right-padded (past 0, mask width = the longest): each row attends only to
+its own real positions; what padded positions write into the cache lies beyond the row's length and is
+overwritten by its next tokens.
 """
 
 from __future__ import annotations
@@ -76,15 +79,19 @@ class Decoder:
         return KVCache(self.layers, self.kv_heads, self.head_size, self.kv_dtype, max_rows, budget_tokens,
                        max_length)
 
-    def run(self, cache: KVCache, rows: slice, tokens: np.ndarray, past_lengths: list[int]) -> np.ndarray:
-        """Feed tokens (n, seq) to rows `rows` whose caches hold past_lengths tokens; last-position logits (n, vocab).
+    def run(self, cache: KVCache, rows: slice, tokens: np.ndarray, past_lengths: list[int],
+            new_lengths: list[int] | None = None) -> np.ndarray:
+        """Feed tokens (n, seq) to cache rows `rows` holding past_lengths tokens; logits (n, vocab) of each row's
+        last real token.
 
+        new_lengths: real tokens per row when rows are right-padded to seq (a batched prefill: past 0 for all).
         The caller made the cache wide enough (max(past_lengths) + seq <= cache.width).
         """
         n, seq = tokens.shape
         past = np.asarray(past_lengths, dtype=np.int64)
-        total = int(past.max()) + seq
-        mask = (np.arange(total)[None, :] < (past + seq)[:, None]).astype(self.mask_dtype)
+        new = np.full(n, seq, dtype=np.int64) if new_lengths is None else np.asarray(new_lengths, dtype=np.int64)
+        total = int((past + new).max())
+        mask = (np.arange(total)[None, :] < (past + new)[:, None]).astype(self.mask_dtype)
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.input_ids, np.ascontiguousarray(tokens, dtype=self.ids_dtype))
         binding.bind_cpu_input(self.attention_mask, mask)
@@ -99,7 +106,7 @@ class Decoder:
             binding.bind_input(past_name, "cpu", 0, view.dtype, shape, view.ctypes.data)
             binding.bind_output(present_name, "cpu", 0, view.dtype, shape, view.ctypes.data)
         self.session.run_with_iobinding(binding)
-        return logits[:, -1, :].astype(np.float32, copy=False)
+        return logits[np.arange(n), new - 1].astype(np.float32, copy=False)
 
 
 def read_config(model_dir: Path) -> dict:

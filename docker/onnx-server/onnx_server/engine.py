@@ -35,8 +35,10 @@ class Sampling:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    context_length: int
+    context_length: int  # the longest request accepted: the model's context, capped by the KV budget
     vocab_size: int
+    kv_cache_tokens: int = 0  # KV budget over all running requests (kv_cache.fits)
+    max_sequences: int = 1  # requests decoded in one batch at most
 
 
 class LoadedModel:
@@ -65,7 +67,7 @@ class LoadedModel:
         budget = kv_cache_tokens or max_sequences * context_length
         self.cache = self.decoder.new_cache(max_sequences, budget, context_length)
         # A request longer than the budget could never be admitted: the HTTP process refuses it up front.
-        self.info = ModelInfo(self.cache.max_length, vocab_size)
+        self.info = ModelInfo(self.cache.max_length, vocab_size, budget, max_sequences)
         self.eos_ids = set(int(t) for t in self.tokenizer.eos_token_ids)
         self.chat_template = _find_chat_template(model_dir)
 

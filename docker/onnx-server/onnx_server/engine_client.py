@@ -19,6 +19,7 @@ from typing import Callable
 
 from .engine import ModelInfo, Sampling
 from .errors import APIError
+from .kv_cache import fits
 from .metrics import ServerMetrics
 from .worker import serve_engine
 
@@ -130,9 +131,18 @@ class EngineClient:
         return await future
 
     def submit(self, job: Job) -> None:
+        """Hand the job to the engine; 503 + Retry-After when its KV reservation does not fit the budget now."""
         if self.gone:
             raise APIError(503, "the engine process exited; the server is restarting", code="engine_down",
                            headers={"Retry-After": "5"})
+        info = self.info
+        reservations = [len(j.prompt_tokens) + j.sampling.max_tokens for j in self._jobs.values()]
+        reservation = len(job.prompt_tokens) + job.sampling.max_tokens
+        if info and not fits(reservations + [reservation], info.max_sequences, info.kv_cache_tokens,
+                             info.context_length):
+            raise APIError(503, f"KV cache budget exhausted: {sum(reservations)} of {info.kv_cache_tokens} tokens "
+                                f"reserved by {len(reservations)} running requests, this one needs {reservation}; "
+                                "retry later", code="overloaded", headers={"Retry-After": "1"})
         job.id = next(self._ids)
         self._jobs[job.id] = job
         self.metrics.prompt_tokens.labels(self.metrics.model_name).inc(len(job.prompt_tokens))
@@ -177,8 +187,9 @@ class EngineClient:
         kind = message[0]
         if kind == "heartbeat":
             self.last_heartbeat = time.monotonic()
-        elif kind == "text":
-            self._on_text(*message[1:])
+        elif kind == "texts":  # one decode step: a token for each running job
+            for job_id, text, at in message[1]:
+                self._on_text(job_id, text, at)
         elif kind == "end":
             self._on_end(*message[1:])
         elif kind == "failed":

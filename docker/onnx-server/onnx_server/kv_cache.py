@@ -7,8 +7,9 @@ width in WIDTH_STEP chunks, because GroupQueryAttention's CPU kernel costs time 
 width, not only to the lengths; a join or a leave moves at most one row.
 
 Budget: `budget_tokens` bounds rows x width, the memory actually allocated. A sequence reserves its prompt
-plus max_tokens; `fits` admits a set of reservations only if n rows of the widest reservation (rounded up to a
-WIDTH_STEP) fit, so no sequence ever runs out of room once admitted.
+plus max_tokens; `fits` admits a set of reservations only if n rows of the widest reservation fit, so no
+sequence ever runs out of room once admitted. The HTTP process applies the same rule before it submits a
+request (engine_client.py) and answers 503 + Retry-After when the budget is taken.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 WIDTH_STEP = 128
+
+
+def fits(reservations: list[int], max_rows: int, budget_tokens: int, max_length: int) -> bool:
+    """Whether sequences reserving these token counts (prompt + max_tokens) can all run at once."""
+    if not reservations:
+        return True
+    widest = max(reservations)
+    return (len(reservations) <= max_rows and widest <= max_length
+            and len(reservations) * min(widest, max_length) <= budget_tokens)
 
 
 class KVCache:
@@ -43,19 +53,19 @@ class KVCache:
     def width_for(self, length: int) -> int:
         return min(self.max_length, -(-length // WIDTH_STEP) * WIDTH_STEP)
 
+    def cap_for(self, widest_reservation: int) -> int:
+        """The widest the arrays need to be while these sequences run: their longest possible length."""
+        return min(self.max_length, widest_reservation)
+
     def fits(self, reservations: list[int]) -> bool:
-        """Whether sequences reserving these token counts can all run at once within the budget."""
-        if not reservations:
-            return True
-        return (len(reservations) <= self.max_rows and max(reservations) <= self.max_length
-                and len(reservations) * self.width_for(max(reservations)) <= self.budget_tokens)
+        return fits(reservations, self.max_rows, self.budget_tokens, self.max_length)
 
     def ensure(self, rows: int, length: int, lengths: list[int], widest_reservation: int) -> None:
         """Make room for `rows` rows of at least `length` positions; rows [0, len(lengths)) keep their content."""
         if rows <= self.rows and length <= self.width:
             return
         wanted = self.width if length <= self.width else max(self.width_for(length), 2 * self.width)
-        width = min(self.width_for(widest_reservation), wanted)  # admission keeps rows x this within budget
+        width = min(self.cap_for(widest_reservation), wanted)  # admission keeps rows x this within budget
         new_rows = self.rows if rows <= self.rows else min(self.max_rows, max(rows, 2 * self.rows))
         new_rows = max(rows, min(new_rows, self.budget_tokens // width))
         self._reallocate(new_rows, width, lengths)
@@ -65,7 +75,7 @@ class KVCache:
         if not lengths:
             self.clear()
             return
-        width = self.width_for(widest_reservation)
+        width = self.cap_for(widest_reservation)
         rows = len(lengths)
         if width * 2 <= self.width or (rows * 4 <= self.rows and self.rows > 4):
             self._reallocate(max(rows, min(self.rows, 2 * rows)), min(self.width, width), lengths)

@@ -6,10 +6,11 @@ Protocol over one multiprocessing Pipe (tuples, pickled):
   parent -> engine  ("generate", job_id, prompt_tokens, Sampling) | ("cancel", job_id)
                     | ("tokenize", call_id, "chat"|"text", payload) | ("shutdown",)
   engine -> parent  ("ready", ModelInfo) | ("load_failed", message)
-                    | ("text", job_id, delta, monotonic_time)     one per generated token (time -1: no token)
+                    | ("texts", [(job_id, delta, monotonic_time), ...])  one message per decode step: a
+                      token for each running job (time -1: held-back text released at the end, no token)
                     | ("end", job_id, finish_reason, generated)   finish_reason "stop"|"length"|"cancelled"
-                      (a job that does not fit the KV budget yet waits in the engine; ModelInfo.context_length
-                      is already capped so every job fits alone)
+                      (the HTTP process submits only jobs whose KV reservation fits ModelInfo's budget,
+                      engine_client.submit; should one not fit yet, it waits here until others leave)
                     | ("failed", job_id, message, generated)
                     | ("tokens", call_id, tokens | None, error | None)
 """
