@@ -18,6 +18,25 @@ import httpx
 
 T = TypeVar("T")
 
+# Phase deadlines of the gate (loadtests/gate.py uses them; the in-cluster Job outlasts their sum).
+PREFLIGHT_TIMEOUT_S = 10.0  # --preflight-timeout default
+PREFLIGHT_SLACK_S = 5.0  # the preflight phase: its request's deadline plus this
+SMOKE_DEADLINE_MAX_S = 300.0  # the smoke suite, at most (default: 15 x --smoke-timeout)
+LOAD_MARGIN_S = 60.0  # Locust's start-up and record writing, past warm-up + duration + the last request's deadline
+KILL_GRACE_S = 10.0  # after SIGTERM, before SIGKILL (twice at most)
+REPORT_DEADLINE_S = 120.0  # metrics and result files from the records
+
+
+def load_deadline_s(warmup_s: float, duration_s: float, request_timeout_s: float) -> float:
+    """The load phase: warm-up, measured time, the stop's wait for the last request (its deadline + 1 s), a margin."""
+    return warmup_s + duration_s + request_timeout_s + 1 + LOAD_MARGIN_S
+
+
+def gate_deadline_s(warmup_s: float, duration_s: float, request_timeout_s: float, smoke: bool) -> float:
+    """The longest a whole gate run can take with default flags, every phase at its deadline."""
+    return (PREFLIGHT_TIMEOUT_S + PREFLIGHT_SLACK_S + (SMOKE_DEADLINE_MAX_S if smoke else 0)
+            + load_deadline_s(warmup_s, duration_s, request_timeout_s) + 2 * KILL_GRACE_S + REPORT_DEADLINE_S)
+
 
 def positive_seconds(text: str) -> float:
     """argparse type of a duration option."""

@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 from loadtests import EXIT_PREFLIGHT_FAILED
-from loadtests.deadline import PhaseDeadline, fetch, positive_seconds, run_with_deadline
+from loadtests.deadline import (KILL_GRACE_S, PREFLIGHT_SLACK_S, PREFLIGHT_TIMEOUT_S, REPORT_DEADLINE_S, SMOKE_DEADLINE_MAX_S,
+                                PhaseDeadline, fetch, load_deadline_s, positive_seconds, run_with_deadline)
 from loadtests.metrics import check_validity, compute_metrics, evaluate_rules, phase, verdict
 from loadtests.profile import Profile, ProfileError, Rule, gate_rules, load_profile
 from loadtests.prompts import PromptError, dataset_prompts
@@ -30,10 +31,6 @@ from loadtests.report import EXIT_CODES, junit, summary_text, write_json, write_
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 EXIT_USAGE = 2
-LOAD_MARGIN_S = 60  # Locust's start-up and record writing, past warm-up + duration + the last request's deadline
-KILL_GRACE_S = 10  # after SIGTERM, before SIGKILL
-REPORT_DEADLINE_S = 120  # metrics and result files from the records
-SMOKE_DEADLINE_MAX_S = 300  # the in-cluster Job budgets this much for the smoke suite (components/loadtest)
 
 
 @dataclass
@@ -65,7 +62,7 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--slo", action="append", default=None, metavar="RULE",
                    help="SLO rule, repeatable, added to the profile's and the built-in error budget (all must hold): "
                         "'ttft_ms.p95<=500', 'error_rate<=0.01', 'output_tokens_per_s>=200'")
-    p.add_argument("--preflight-timeout", type=positive_seconds, default=10.0, metavar="S",
+    p.add_argument("--preflight-timeout", type=positive_seconds, default=PREFLIGHT_TIMEOUT_S, metavar="S",
                    help="wall-clock deadline of the preflight request (GET /v1/models), seconds")
 
 
@@ -78,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-content-checks", action="append", default=[], metavar="MODEL|*", help="skip answer-content checks for MODEL (repeatable)")
     s.add_argument("--smoke-timeout", type=positive_seconds, default=60.0, help="wall-clock deadline of each smoke request, seconds")
     s.add_argument("--smoke-deadline", type=positive_seconds, default=None, metavar="S",
-                   help=f"deadline of the whole smoke suite (default: 15 x --smoke-timeout, at most {SMOKE_DEADLINE_MAX_S} s)")
+                   help=f"deadline of the whole smoke suite (default: 15 x --smoke-timeout, at most {SMOKE_DEADLINE_MAX_S:g} s)")
     return p
 
 
@@ -159,7 +156,7 @@ def preflight(target: Target, timeout_s: float = 10.0) -> str | None:
 def checked_preflight(target: Target, timeout_s: float) -> str | None:
     """The preflight under its phase deadline (the request's own deadline plus a little)."""
     try:
-        return run_with_deadline(lambda: preflight(target, timeout_s), timeout_s + 5, "preflight")
+        return run_with_deadline(lambda: preflight(target, timeout_s), timeout_s + PREFLIGHT_SLACK_S, "preflight")
     except PhaseDeadline as exc:
         return str(exc)
 
@@ -210,10 +207,10 @@ def execute_load(profile: Profile, target: Target, out_dir: Path, smoke_cases=No
         # Own process group: Locust's forked workers (--processes) idle for the stop timeout after the
         # master exits; we end the whole group once the master is done.
         proc = subprocess.Popen(locust_command(profile, target, out_dir), env=env, stderr=log, text=True, start_new_session=True)
-        load_deadline_s = load.warmup_s + load.duration_s + load.request_timeout_s + 1 + LOAD_MARGIN_S
+        deadline_s = load_deadline_s(load.warmup_s, load.duration_s, load.request_timeout_s)
         overran = False
         try:
-            proc.wait(timeout=load_deadline_s)
+            proc.wait(timeout=deadline_s)
         except subprocess.TimeoutExpired:
             overran = True
         finally:
@@ -223,7 +220,7 @@ def execute_load(profile: Profile, target: Target, out_dir: Path, smoke_cases=No
         records = [json.loads(line) for line in (raw_dir / "requests.raw.jsonl").read_text().splitlines()]
         run = json.loads((raw_dir / "run.json").read_text())
     except FileNotFoundError:
-        why = (f"the load phase overran its deadline ({load_deadline_s:g} s) and was stopped" if overran
+        why = (f"the load phase overran its deadline ({deadline_s:g} s) and was stopped" if overran
                else "Locust wrote no records")
         summary.update(verdict="invalid", validity=[{"check": "load_generator_finished", "observed": proc.returncode, "op": "==",
                                                      "limit": 0, "pass": False, "why": f"{why}; see {out_dir / 'locust.log'}"}])

@@ -14,12 +14,12 @@ import json
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
+from loadtests.deadline import gate_deadline_s
 from loadtests.profile import load_profile
 
 from . import common
 
-SMOKE_BUDGET_S = 300  # the smoke suite runs before the load: a handful of requests with their own timeouts
-MARGIN_S = 300  # image pull, preflight, report writing
+MARGIN_S = 300  # image pull and start-up, on top of the gate's own phase deadlines
 MAX_NAME = 63
 
 
@@ -36,9 +36,10 @@ def job_name(cfg: StackConfig, ep: ServerEndpoint) -> str:
 
 
 def deadline_seconds(cfg: StackConfig) -> int:
-    """How long the gate may run: the profile's warm-up and measured time, the smoke suite and a margin."""
+    """How long the gate Job may run: longer than the gate's own deadlines (so the gate, not Kubernetes,
+    ends a hung run and summary.json is written), plus image pull."""
     load = load_profile(cfg.loadtest.profile).load
-    return int(load.warmup_s + load.duration_s) + (SMOKE_BUDGET_S if cfg.loadtest.smoke else 0) + MARGIN_S
+    return int(gate_deadline_s(load.warmup_s, load.duration_s, load.request_timeout_s, cfg.loadtest.smoke)) + MARGIN_S
 
 
 def gate_args(cfg: StackConfig, ep: ServerEndpoint) -> list[str]:
