@@ -34,11 +34,12 @@ def test_a_frozen_engine_fails_health_and_recovers(tiny_onnx_model_dir, tmp_path
             refused = completion(server, "while-frozen")
             assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
             assert refused.json()["error"]["code"] == "engine_stalled"
+            assert wait_for(lambda: any(e["msg"] == "engine heartbeat missed" for e in server.log_entries()))
         assert wait_for(lambda: httpx.get(server.base_url + "/health").status_code == 200, timeout=20)
         assert httpx.get(server.base_url + "/ready").status_code == 200
         assert completion(server, "after-thaw").status_code == 200
+        assert wait_for(lambda: any(e["msg"] == "engine heartbeat resumed" for e in server.log_entries()))
         messages = [e["msg"] for e in server.log_entries()]
-        assert "engine heartbeat missed" in messages
         assert messages.index("engine heartbeat resumed") > messages.index("engine heartbeat missed")
         assert server.request_statuses("while-frozen") == [503]
     finally:
