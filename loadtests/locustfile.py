@@ -119,11 +119,14 @@ def on_test_start(environment, **_):
 def on_test_stop(environment, **_):
     COLLECTOR.stop(environment)
     opts = options(environment)
-    if not isinstance(environment.runner, WorkerRunner):
-        locust_stats.restate(environment.stats, COLLECTOR.records, COLLECTOR.started_at + COLLECTOR.warmup_s,
-                             COLLECTOR.load_stopped_at or time.time())
     if not isinstance(environment.runner, WorkerRunner) and opts.records_out:
         COLLECTOR.write(Path(opts.records_out), environment)
+    if not isinstance(environment.runner, WorkerRunner):  # after the records are safe on disk
+        try:
+            locust_stats.restate(environment.stats, COLLECTOR.records, COLLECTOR.started_at + COLLECTOR.warmup_s,
+                                 COLLECTOR.load_stopped_at or time.time())
+        except Exception:  # the display must never cost the gate its verdict (summary.json is the result)
+            logger.exception("could not restate Locust's statistics from the exact records")
 
 
 def _stop_after(environment, seconds: float) -> None:
