@@ -76,6 +76,52 @@ def check_reachable(context: str, server: str, timeout: float = 3.0) -> None:
                       "or check VPN/authorized IP ranges") from None
 
 
+GATEWAY_API_CRD = "gateways.gateway.networking.k8s.io"
+_CRD_FIELDS = ("{.metadata.annotations.gateway\\.networking\\.k8s\\.io/channel}|"
+               "{.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}|"
+               "{.metadata.managedFields[*].manager}")
+
+
+def check_gateway_api_crds(context: str, kubeconfig: str | None) -> str:
+    """Gateway API CRDs the kit did not install stop the gateway's first step: Envoy Gateway's CRD
+    chart brings v1.6.1 from the experimental channel, its safe-upgrades ValidatingAdmissionPolicy
+    refuses experimental CRDs over standard ones, and Pulumi does not take over objects another
+    tool created. Returns a note for the ok line; raises Missing with what to do."""
+    from components.traffic.operators import GATEWAY_API_CHANNEL, GATEWAY_API_VERSION
+
+    if shutil.which("kubectl") is None:
+        return "Gateway API CRDs not checked (no kubectl)"
+    cmd = ["kubectl", "--context", context, *(["--kubeconfig", kubeconfig] if kubeconfig else []),
+           "get", "crd", GATEWAY_API_CRD, "-o", f"jsonpath={_CRD_FIELDS}"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        raise Missing(f"`{' '.join(cmd[:3])} get crd {GATEWAY_API_CRD}` timed out: check the cluster "
+                      "and your credentials") from None
+    if proc.returncode != 0:
+        if "NotFound" in proc.stderr or "not found" in proc.stderr:
+            return f"no Gateway API CRDs yet (the kit installs {GATEWAY_API_VERSION} {GATEWAY_API_CHANNEL})"
+        raise Missing(f"kubectl could not read CRD {GATEWAY_API_CRD} in kube context '{context}': "
+                      f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no output'}")
+    channel, version, managers = (proc.stdout.split("|") + ["", "", ""])[:3]
+    found = f"channel {channel or 'unknown'}, bundle {version or 'unknown'}"
+    if channel == "standard":
+        raise Missing(
+            f"kube context '{context}' already has the Gateway API CRDs from the standard channel ({found}); the kit "
+            f"installs {GATEWAY_API_VERSION} {GATEWAY_API_CHANNEL} (what Envoy Gateway v1.9 ships) and the safe-upgrades "
+            "admission policy refuses experimental CRDs over standard ones: if nothing else needs them (e.g. a "
+            "provider-managed Gateway API add-on, which must be turned off first), delete them with "
+            "`kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete` (this deletes every "
+            "Gateway and route in the cluster), or deploy to a cluster without them")
+    if "pulumi-kubernetes" not in managers:
+        raise Missing(
+            f"kube context '{context}' already has Gateway API CRDs that another tool installed ({found}, managed by "
+            f"{managers.strip() or 'unknown'}); the kit installs its own ({GATEWAY_API_VERSION} {GATEWAY_API_CHANNEL}) "
+            "and Pulumi does not take over objects it did not create: remove that installation first (e.g. "
+            "`helm uninstall` of the release that brought them), or deploy to a cluster without them")
+    return f"Gateway API CRDs from an earlier deploy ({found})"
+
+
 def check(stack_file: Path, shown: str) -> str:
     loaded, _ = load_from_file(str(stack_file), shown)
     check_pulumi_cli()
@@ -83,7 +129,8 @@ def check(stack_file: Path, shown: str) -> str:
     if cluster.kind == "existing":
         name, server = resolve_context(cluster.kubeconfig, cluster.context)
         check_reachable(name, server)
-        return f"ok: pulumi CLI found; kube context '{name}' reachable at {server}"
+        crds = f"; {check_gateway_api_crds(name, cluster.kubeconfig)}" if loaded.stack.gateway.enabled else ""
+        return f"ok: pulumi CLI found; kube context '{name}' reachable at {server}{crds}"
     if shutil.which("az") is None:
         raise Missing("the Azure CLI is needed for AKS stacks: https://learn.microsoft.com/cli/azure/install-azure-cli")
     if shutil.which("kubelogin") is None:

@@ -66,3 +66,88 @@ def test_missing_pulumi_cli_says_how_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(preflight.Missing, match="get.pulumi.com"):
         preflight.check_pulumi_cli()
+
+
+# --- Gateway API CRDs already on the cluster (a fake kubectl on PATH answers) ----------------------
+
+FAKE_KUBECTL = """#!/bin/sh
+echo "$@" > "$(dirname "$0")/args"
+case "$FAKE_CRD" in
+  none) echo 'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "gateways.gateway.networking.k8s.io" not found' >&2; exit 1;;
+  forbidden) echo 'Error from server (Forbidden): customresourcedefinitions is forbidden' >&2; exit 1;;
+  *) printf '%s' "$FAKE_CRD";;
+esac
+"""
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, body in (("kubectl", FAKE_KUBECTL), ("pulumi", "#!/bin/sh\nexit 0\n")):
+        (bin_dir / tool).write_text(body)
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+    def answer(value: str) -> None:
+        monkeypatch.setenv("FAKE_CRD", value)
+
+    answer.args = lambda: (bin_dir / "args").read_text().split()
+    return answer
+
+
+def test_no_gateway_api_crds_yet_is_fine_and_asks_the_right_context(fake_kubectl):
+    fake_kubectl("none")
+    note = preflight.check_gateway_api_crds("kind-slmkit", "/tmp/kc")
+    assert "no Gateway API CRDs yet" in note and "v1.6.1 experimental" in note
+    args = fake_kubectl.args()
+    assert args[:4] == ["--context", "kind-slmkit", "--kubeconfig", "/tmp/kc"]
+    assert args[4:7] == ["get", "crd", "gateways.gateway.networking.k8s.io"]
+    assert "gateway\\.networking\\.k8s\\.io/channel" in args[-1]
+
+
+def test_standard_channel_crds_stop_the_deploy_with_what_to_do(fake_kubectl):
+    fake_kubectl("standard|v1.5.0|kubectl-client-side-apply")
+    with pytest.raises(preflight.Missing) as err:
+        preflight.check_gateway_api_crds("aks-prod", None)
+    line = str(err.value)
+    assert "\n" not in line
+    assert "standard channel (channel standard, bundle v1.5.0)" in line and "safe-upgrades" in line
+    assert "xargs kubectl delete" in line and "--kubeconfig" not in fake_kubectl.args()
+
+
+def test_experimental_crds_from_an_earlier_deploy_pass(fake_kubectl):
+    fake_kubectl("experimental|v1.6.1|pulumi-kubernetes-7a3f2c1e kube-apiserver")
+    assert "earlier deploy" in preflight.check_gateway_api_crds("kind-slmkit", None)
+
+
+def test_crds_another_tool_installed_stop_the_deploy(fake_kubectl):
+    fake_kubectl("experimental|v1.4.0|helm")
+    with pytest.raises(preflight.Missing, match="another tool installed.*managed by helm.*helm uninstall"):
+        preflight.check_gateway_api_crds("kind-slmkit", None)
+
+
+def test_unreadable_crds_are_reported_not_ignored(fake_kubectl):
+    fake_kubectl("forbidden")
+    with pytest.raises(preflight.Missing, match="could not read CRD.*Forbidden"):
+        preflight.check_gateway_api_crds("kind-slmkit", None)
+
+
+def test_the_check_runs_for_existing_clusters_with_a_gateway(fake_kubectl, tmp_path):
+    from tests.fixtures.plans import REPO
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        kubeconfig = write_kubeconfig(tmp_path / "config", f"https://127.0.0.1:{listener.getsockname()[1]}")
+        stack = yaml.safe_load((REPO / "stacks" / "Pulumi.local.yaml").read_text())
+        stack["config"]["slmkit:cluster"] = {**stack["config"].get("slmkit:cluster", {}), "kind": "existing",
+                                             "kubeconfig": kubeconfig}
+        stack["config"]["slmkit:gateway"] = {"enabled": True}
+        stack_file = tmp_path / "Pulumi.gw.yaml"
+        stack_file.write_text(yaml.safe_dump(stack))
+        fake_kubectl("standard|v1.6.1|kubectl")
+        with pytest.raises(preflight.Missing, match="standard channel"):
+            preflight.check(stack_file, "stacks/Pulumi.gw.yaml")
+        fake_kubectl("none")
+        assert "no Gateway API CRDs yet" in preflight.check(stack_file, "stacks/Pulumi.gw.yaml")
