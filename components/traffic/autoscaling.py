@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from components.catalog import metrics as catalog
+from components.catalog import upstream
 from components.config import StackConfig
 from components.config.checks import autoscaler_wanted
 from components.endpoints import ServerEndpoint
@@ -27,7 +28,7 @@ API = "keda.sh/v1alpha1"
 LABELS = {"app.kubernetes.io/component": "autoscaling"}
 # The monitoring stack's PodMonitors label every server series with `server` (scrape.py).
 SERVER_LABEL = "server"
-PROMETHEUS_PORT = 9090
+PROMETHEUS_PORT = upstream.PROMETHEUS_PORT.value
 # kube-prometheus-stack names its Prometheus Service `<fullnameOverride>-prometheus`.
 PROMETHEUS_SERVICE = f"{monitoring_helm.FULLNAME}-prometheus"
 FALLBACK_AFTER_FAILURES = 3
