@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from loadtests.deadline import Deadline, fetch, iter_lines
+from loadtests.deadline import Deadline, fetch, iter_bytes, iter_lines
 
 
 class EndpointError(Exception):
@@ -129,8 +129,8 @@ class OpenAIEndpoint:
         with self._client.stream("POST", "/chat/completions", json=request, timeout=deadline.timeout()) as resp:
             answer.status_code = resp.status_code
             if not 200 <= resp.status_code < 300:
-                resp.read()
-                answer.error_body = _error_text(resp)
+                body = b"".join(iter_bytes(resp, deadline))  # an error body is held to the deadline too
+                answer.error_body = _error_text(httpx.Response(resp.status_code, content=body))
             else:
                 for line in iter_lines(resp, deadline):
                     if not line.startswith("data:"):

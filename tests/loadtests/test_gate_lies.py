@@ -194,3 +194,13 @@ def test_every_lie_of_the_scripted_server_is_exercised():
               Lie.HANG_EVERY_20TH, Lie.WRONG_MODEL, Lie.SHORT_DESPITE_IGNORE_EOS, Lie.WHITESPACE_FIRST,
               Lie.NON_OPENAI_ERROR_CHUNK, Lie.CLOSE_MID_STREAM}
     assert tested == set(Lie)
+
+
+@pytest.mark.timeout(30)
+def test_the_smoke_command_holds_its_request_deadline_on_a_trickling_model_list(server, tmp_path):
+    server.lies.add(Lie.TRICKLE_MODELS)
+    started = time.monotonic()
+    proc = run_cli("smoke", "--host", server.base_url, "--timeout", "1", "--out", str(tmp_path), timeout=20)
+    assert proc.returncode == 30, proc.stdout + proc.stderr
+    assert "deadline exceeded" in proc.stdout
+    assert time.monotonic() - started < 15
