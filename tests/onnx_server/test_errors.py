@@ -101,7 +101,9 @@ def test_server_survives_bad_input(onnx_server):
 
 def test_oversized_body_is_413(onnx_server):
     body = b'{"model": "tiny-llama", "prompt": "' + b"a" * (17 * 2**20) + b'"}'
-    assert_error(post(onnx_server, "/v1/completions", content=body), 413, contains="exceeds the limit")
+    response = post(onnx_server, "/v1/completions", content=body)
+    assert_error(response, 413, contains="exceeds the limit")
+    assert response.headers["connection"] == "close"  # the unread rest is not read to be thrown away
 
 
 @pytest.mark.parametrize("raw, param, contains", [

@@ -50,7 +50,7 @@ class ServerState:
         """Why /v1 requests are refused right now, or None."""
         if self.draining:
             return APIError(503, "the server is shutting down; retry (another replica will answer)",
-                            code="shutting_down", headers={"Retry-After": "1", "Connection": "close"})
+                            code="shutting_down", headers={"Retry-After": "1", "connection": "close"})
         if self.engine.stalled:
             return APIError(503, f"the engine process has not answered for over "
                                  f"{self.settings.engine_heartbeat_timeout:g} s; retry later",

@@ -62,7 +62,10 @@ class ServerMiddleware:
                 else:
                     receive = _replay(read, receive)
             if rejection:
-                await _send_json(send_with_id, rejection.status, rejection.body(), rejection.headers)
+                extra = dict(rejection.headers)
+                if scope.get("method") in ("POST", "PUT", "PATCH"):
+                    extra["connection"] = "close"  # a body may follow unread: never read it to discard it
+                await _send_json(send_with_id, rejection.status, rejection.body(), extra)
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception as exc:  # a bug, not bad input: 500 with the request id, traceback to the log only
