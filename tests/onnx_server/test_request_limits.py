@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx
@@ -92,3 +93,21 @@ def test_a_body_that_never_completes_gets_408_after_the_body_timeout(server):
     assert response is not None and response.status == 408, response
     assert response.json()["error"]["code"] == "request_timeout"
     assert server.request_statuses("slow-body") == [408]
+
+
+def test_the_byte_bound_never_refuses_text_that_could_fit(tiny_onnx_model_dir):
+    import onnxruntime_genai as og
+
+    from onnx_server.token_bytes import max_prompt_bytes, max_token_bytes
+
+    tokenizer = og.Tokenizer(og.Model(str(tiny_onnx_model_dir)))
+    vocab = json.loads((tiny_onnx_model_dir / "tokenizer.json").read_text())
+    longest = max_token_bytes(vocab)
+    for text in ("hello world " * 50, "<|user|>" * 40, "ééé ñ 😀 " * 30, "a" * 700):
+        tokens = len(tokenizer.encode(text))
+        assert len(text.encode()) <= tokens * longest  # no token covered more bytes than the bound allows
+    assert max_prompt_bytes(tiny_onnx_model_dir, 256) == 256 * longest * 4
+    stripping = {**vocab, "normalizer": {"type": "Sequence", "normalizers": [{"type": "StripAccents"}]}}
+    assert max_token_bytes(stripping) is None  # can delete text: no bound
+    unigram = {"model": {"type": "Unigram", "vocab": [["▁hello", -1.0], ["a", -2.0]]}}
+    assert max_token_bytes(unigram) == len("▁hello".encode())
