@@ -11,9 +11,14 @@ import logging
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gevent
-from locust.runners import MasterRunner, WorkerRunner
+
+# Importing locust monkey-patches the whole process (gevent.monkey.patch_all), so only Locust's own
+# processes import it: the records and the progress line stay usable from plain Python.
+if TYPE_CHECKING:
+    from locust.runners import WorkerRunner
 
 logger = logging.getLogger("slmkit")
 MESSAGE = "slmkit_records"
@@ -66,6 +71,8 @@ class Collector:
         self.runner, self.is_worker = runner, True
 
     def attach_master(self, runner) -> None:
+        from locust.runners import MasterRunner
+
         self.runner = runner
         if isinstance(runner, MasterRunner):
             runner.register_message(MESSAGE, self.on_message)
