@@ -24,7 +24,9 @@ LONG = 1900  # tokens: about 2 s on the medium model
 @pytest.fixture(scope="module")
 def medium_server(tmp_path_factory):
     server = start_onnx_server(build_tiny_model(size="medium"), tmp_path_factory.mktemp("medium"),
-                               api_key="k-medium", extra_args=["--max-concurrency", "2", "--max-queue", "1"])
+                               api_key="k-medium", extra_args=["--max-concurrency", "2", "--max-queue", "1",
+                                           # tests freeze the engine to hold slots: not a stall to report
+                                           "--engine-heartbeat-timeout", "120"])
     try:
         yield server
     finally:

@@ -16,7 +16,9 @@ from tests.onnx_server.test_concurrency import gauge, wait_for
 
 
 def medium(tmp_path, *args: str):
-    return start_onnx_server(build_tiny_model(size="medium"), tmp_path, api_key="k-drain", extra_args=list(args))
+    # The engine is frozen to hold requests in flight: a long heartbeat timeout keeps that from reading as a stall.
+    return start_onnx_server(build_tiny_model(size="medium"), tmp_path, api_key="k-drain",
+                             extra_args=[*args, "--engine-heartbeat-timeout", "120"])
 
 
 def long_stream(server, request_id: str):

@@ -48,7 +48,8 @@ def test_a_frozen_engine_fails_health_and_recovers(tiny_onnx_model_dir, tmp_path
 
 def test_queued_requests_get_503_json_when_the_engine_dies(tmp_path):
     server = start_onnx_server(build_tiny_model(size="medium"), tmp_path, api_key="k-killed",
-                               extra_args=["--max-concurrency", "1", "--max-queue", "2"])
+                               extra_args=["--max-concurrency", "1", "--max-queue", "2",
+                                           "--engine-heartbeat-timeout", "120"])  # frozen on purpose below
     try:
         answers: dict = {}
         with httpx.stream("POST", server.base_url + "/v1/completions", headers=server.headers, timeout=30,
