@@ -110,9 +110,21 @@ def ollama_fit(spec: ServerSpec, card: ModelCard) -> MemoryFit:
 ONNX_BYTES_PER_PARAM = {"int4": 0.5625, "fp16": 2.0, "fp32": 4.0}
 
 
+def onnx_kv_cache_tokens(spec: ServerSpec, card: ModelCard) -> int:
+    """The ONNX server's --kv-cache-tokens: every one of maxConcurrency sequences may reach maxModelLen."""
+    return context_length(spec, card) * spec.onnx.max_concurrency
+
+
+def onnx_kv_bytes_per_value(spec: ServerSpec) -> float:
+    """The model builder's KV (I/O) dtype: fp32 for fp32, and for int4/int8 on CPU; fp16 otherwise
+    (onnxruntime-genai 0.18.0, models/quantization/quant_config.py default_io_dtype)."""
+    o = spec.onnx
+    return 4.0 if o.precision == "fp32" or (o.precision == "int4" and o.execution_provider == "cpu") else 2.0
+
+
 def onnx_fit(spec: ServerSpec, card: ModelCard) -> MemoryFit:
     weights = card.weight_bytes(ONNX_BYTES_PER_PARAM[spec.onnx.precision]) / GIB
-    kv = card.kv_bytes_per_token(4.0 if spec.onnx.precision == "fp32" else 2.0) * context_length(spec, card) * spec.onnx.max_concurrency / GIB
+    kv = card.kv_bytes_per_token(onnx_kv_bytes_per_value(spec)) * onnx_kv_cache_tokens(spec, card) / GIB
     return MemoryFit(weights, kv, 0.5, memory_limit_gib(spec))
 
 

@@ -135,6 +135,37 @@ async def overhead_pairs(raw: RawLoop, server, max_tokens: int, pairs: int) -> d
             "wall_overhead_percent": round((1 - statistics.median(ratios)) * 100, 1)}
 
 
+def extract_server(ref: str, into: Path) -> Path:
+    """This repository's docker/onnx-server at git ref `ref`, extracted under `into` (the baseline server)."""
+    import subprocess
+    import tarfile
+
+    archive = into / "baseline.tar"
+    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), ref, "docker/onnx-server"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "docker" / "onnx-server"
+
+
+async def baseline_pairs(baseline, server, max_tokens: int, pairs: int) -> dict:
+    """One stream at a time, alternating the baseline server (an older commit) and this one."""
+    clients = [httpx.AsyncClient(base_url=s.base_url, headers=s.headers, timeout=600) for s in (baseline, server)]
+    try:
+        for client, s in zip(clients, (baseline, server)):
+            await one_stream(client, s.model, 8)
+        rates: tuple[list, list] = ([], [])
+        for _ in range(pairs):
+            for rate, client, s in zip(rates, clients, (baseline, server)):
+                r = await one_stream(client, s.model, max_tokens)
+                rate.append(r["tokens"] / r["e2e"])
+    finally:
+        for client in clients:
+            await client.aclose()
+    ratios = [new / old for old, new in zip(*rates)]
+    return {"pairs": pairs, "baseline_tokens_per_s_median": statistics.median(rates[0]),
+            "tokens_per_s_median": statistics.median(rates[1]), "over_baseline_median": round(statistics.median(ratios), 3)}
+
+
 async def one_stream(client: httpx.AsyncClient, model: str, max_tokens: int) -> dict:
     body = {"model": model, "prompt": PROMPT, "max_tokens": max_tokens, "ignore_eos": True, "temperature": 0,
             "stream": True, "stream_options": {"include_usage": True}}
@@ -191,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, help="model folder (default: the bench model, built if needed)")
     parser.add_argument("--model-name", default="tests/fixtures/tiny_model.py --size bench (Llama, hidden 512, "
                                                 "8 layers, fp32, random weights)")
+    parser.add_argument("--baseline-ref", help="also run the server of this git ref (e.g. the commit before a change) "
+                                               "and compare one stream, alternating")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
@@ -223,6 +256,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"      c={level:<3} {result['aggregate_tokens_per_s']:7.1f} tokens/s aggregate, "
                       f"TTFT p50 {result['ttft_ms']['p50']} ms p99 {result['ttft_ms']['p99']} ms, TPOT p50 "
                       f"{result['tpot_ms']['p50']} ms", flush=True)
+            baseline_result = None
+            if args.baseline_ref:
+                print(f"[+] one stream vs the server at {args.baseline_ref}, {args.pairs} alternating pairs", flush=True)
+                baseline = start_onnx_server(model_dir, Path(tmp), api_key="bench-key", timeout=300,
+                                             server_src=extract_server(args.baseline_ref, Path(tmp)),
+                                             extra_args=["--max-concurrency", str(max(levels)), "--log-level",
+                                                         "warning"])
+                try:
+                    baseline_result = asyncio.run(baseline_pairs(baseline, server, args.max_tokens, args.pairs))
+                    baseline_result["ref"] = args.baseline_ref
+                finally:
+                    baseline.stop()
+                print(f"      {baseline_result}", flush=True)
         finally:
             server.stop()
 
@@ -231,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = {
         f"aggregate_c{top['concurrency']}_over_static_batch": round(top["aggregate_tokens_per_s"] / static, 3),
         "http_c1_over_raw_loop": overhead["http_over_raw_wall_median"],
+        "http_c1_over_baseline": baseline_result and baseline_result["over_baseline_median"],
         f"ttft_p50_c{top['concurrency']}_ms": top["ttft_ms"]["p50"],
         f"ttft_p50_c{top['concurrency']}_limit_ms": round(2 * prefill_ms + (top["concurrency"] - 1) * prefill_ms, 1),
         f"tpot_p50_c{top['concurrency']}_over_c1": round(top["tpot_ms"]["p50"] / base["tpot_ms"]["p50"], 2),
@@ -241,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model_name,
         "max_tokens": args.max_tokens, "overhead_c1": overhead, "static_batch": {"batch": batch,
                                                                                "tokens_per_s": static},
-        "http": http, "targets": targets,
+        "http": http, "baseline_c1": baseline_result, "targets": targets,
         "scaling_vs_c1": {str(r["concurrency"]): round(r["aggregate_tokens_per_s"] / base["aggregate_tokens_per_s"], 2)
                           for r in http},
     }

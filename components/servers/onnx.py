@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 
+from components import capacity
 from components.catalog import images
 from components.k8s import objects, security
 
@@ -113,6 +114,8 @@ class Onnx:
                      "--served-model-name", inp.spec.served_name,
                      "--api-key-file", f"{SERVER_KEY_DIR}/api-key",
                      "--max-concurrency", str(o.max_concurrency), "--max-queue", str(o.max_queue),
+                     # KV budget (continuous batching): what capacity.onnx_fit sizes the pod memory for.
+                     "--kv-cache-tokens", str(capacity.onnx_kv_cache_tokens(inp.spec, inp.card)),
                      # SIGTERM drain: what the pod's grace period leaves after preStop and the exit.
                      "--drain-seconds", str(inp.spec.drain_seconds)],
         }
