@@ -1,4 +1,4 @@
-"""The KV cache's budget rule and growth, and per-request sampling (no model needed)."""
+"""The KV cache's budget rule and growth, per-request sampling, and the engine runners at engine level."""
 
 from __future__ import annotations
 
@@ -42,3 +42,50 @@ def test_sampling_is_seeded_per_request_and_honours_top_k_and_top_p():
     assert {nucleus.choose(logits) for _ in range(200)} == {0, 1}
     assert Sampler(Sampling(max_tokens=1, temperature=0), []).choose(logits) == 0
     assert Sampler(Sampling(max_tokens=1, temperature=0), [0]).choose(logits) == 1  # EOS suppressed
+
+
+def run_engine(runner_factory, model, jobs: list[tuple[list[int], Sampling]]) -> dict[int, tuple[str, str]]:
+    """Submit jobs to a Batcher or GeneratorPool; {job: (text, finish_reason)} once every job ended."""
+    import threading
+
+    texts: dict[int, list[str]] = {i: [] for i in range(len(jobs))}
+    ends: dict[int, str] = {}
+    done = threading.Semaphore(0)
+
+    def send(message: tuple) -> None:
+        if message[0] == "texts":
+            for job_id, text, _ in message[1]:
+                texts[job_id].append(text)
+        elif message[0] in ("end", "failed"):
+            ends[message[1]] = message[2]
+            done.release()
+
+    runner = runner_factory(model, send)
+    runner.start()
+    for job_id, (prompt, sampling) in enumerate(jobs):
+        runner.submit(job_id, prompt, sampling)
+    for _ in jobs:
+        assert done.acquire(timeout=60)
+    runner.stop()
+    return {i: ("".join(texts[i]), ends[i]) for i in range(len(jobs))}
+
+
+def test_generator_fallback_and_batcher_agree_with_the_raw_loop(tiny_onnx_model_dir):
+    """Models the batcher cannot drive (CUDA folders) use one Generator per request: same messages, same text."""
+    from onnx_server.batcher import Batcher
+    from onnx_server.engine import LoadedModel
+    from onnx_server.generators import GeneratorPool
+    from tests.onnx_server.reference import Reference
+
+    reference = Reference(tiny_onnx_model_dir)
+    prompts = [reference.text_prompt(t) for t in ("hello world", "seven wizards quietly judge", "red")]
+    jobs = [(p, Sampling(max_tokens=30, temperature=0)) for p in prompts]
+    alone = [reference.greedy(p, 30)[0] for p in prompts]
+    batched = LoadedModel(tiny_onnx_model_dir, 4)
+    assert batched.batched
+    fallback = LoadedModel(tiny_onnx_model_dir, 4, generators=True)
+    assert not fallback.batched and fallback.cache is None
+    for runner_factory, model in ((Batcher, batched), (lambda m, send: GeneratorPool(m, 4, send), fallback)):
+        results = run_engine(runner_factory, model, jobs)
+        assert [results[i][0] for i in range(len(jobs))] == alone
+        assert all(reason in ("stop", "length") for _, reason in results.values())

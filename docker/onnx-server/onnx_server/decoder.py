@@ -109,5 +109,13 @@ class Decoder:
         return logits[np.arange(n), new - 1].astype(np.float32, copy=False)
 
 
+def batchable(config: dict) -> bool:
+    """A CPU model with GroupQueryAttention's shared past/present buffer (what Decoder drives)."""
+    decoder = config["model"]["decoder"]
+    providers = decoder.get("session_options", {}).get("provider_options", [])
+    on_cpu = all(not p or set(p) <= {"cpu"} for p in providers)  # e.g. [{"cuda": {...}}] is not
+    return bool(config.get("search", {}).get("past_present_share_buffer", False)) and on_cpu
+
+
 def read_config(model_dir: Path) -> dict:
     return json.loads((model_dir / "genai_config.json").read_text())

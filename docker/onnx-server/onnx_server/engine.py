@@ -42,10 +42,11 @@ class ModelInfo:
 
 
 class LoadedModel:
-    def __init__(self, model_dir: Path, max_sequences: int = 4, kv_cache_tokens: int | None = None) -> None:
+    def __init__(self, model_dir: Path, max_sequences: int = 4, kv_cache_tokens: int | None = None,
+                 generators: bool = False) -> None:
         import onnxruntime_genai as og
 
-        from .decoder import Decoder, DecoderError, read_config
+        from .decoder import Decoder, DecoderError, batchable, read_config
 
         config_path = model_dir / "genai_config.json"
         if not config_path.is_file():
@@ -56,18 +57,23 @@ class LoadedModel:
             vocab_size = int(config["model"]["vocab_size"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"{config_path}: cannot read model.context_length/vocab_size ({exc})") from exc
+        self.model_dir = model_dir
+        # Batched when the decoder allows it (decoder.batchable: a CPU GroupQueryAttention model), else one
+        # onnxruntime-genai Generator per request (generators.py), e.g. for a CUDA model folder.
+        self.batched = batchable(config) and not generators
         try:
             self.tokenizer = og.Tokenizer(str(model_dir))
-            self.decoder = Decoder(model_dir, config)
+            self.decoder = Decoder(model_dir, config) if self.batched else None
         except (DecoderError, KeyError) as exc:
             raise ModelLoadError(f"{model_dir}: cannot serve this model: {exc}") from exc
         except Exception as exc:  # og and onnxruntime raise RuntimeError-like errors with a readable message
             raise ModelLoadError(f"{model_dir}: could not load the model: {exc}") from exc
         # Default budget: every sequence slot may use the whole context (memory still grows only as used).
         budget = kv_cache_tokens or max_sequences * context_length
-        self.cache = self.decoder.new_cache(max_sequences, budget, context_length)
+        self.cache = self.decoder.new_cache(max_sequences, budget, context_length) if self.decoder else None
         # A request longer than the budget could never be admitted: the HTTP process refuses it up front.
-        self.info = ModelInfo(self.cache.max_length, vocab_size, budget, max_sequences)
+        self.info = ModelInfo(self.cache.max_length if self.cache else context_length, vocab_size,
+                              budget if self.cache else max_sequences * context_length, max_sequences)
         self.eos_ids = set(int(t) for t in self.tokenizer.eos_token_ids)
         self.chat_template = _find_chat_template(model_dir)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .batcher import Batcher
 from .engine import LoadedModel, ModelLoadError
+from .generators import GeneratorPool
 from .logs import configure_logging
 
 log = logging.getLogger("onnx_server.worker")
@@ -55,11 +56,11 @@ def serve_engine(model_dir: str, max_concurrency: int, conn: Connection, log_lev
     except ModelLoadError as exc:
         send(("load_failed", str(exc)))
         return
-    batcher = Batcher(model, send)
+    batcher = Batcher(model, send) if model.batched else GeneratorPool(model, max_concurrency, send)
     batcher.start()
-    cache = model.cache
-    log.info("engine ready", extra={"kv_cache_tokens": cache.budget_tokens, "max_sequences": cache.max_rows,
-                                    "kv_bytes_per_token": cache.bytes_per_token})
+    log.info("engine ready", extra={"batched": model.batched, "kv_cache_tokens": model.info.kv_cache_tokens,
+                                    "max_sequences": model.info.max_sequences,
+                                    "kv_bytes_per_token": model.cache.bytes_per_token if model.cache else None})
     send(("ready", model.info))
 
     def tokenize(call_id: int, kind: str, payload) -> None:
