@@ -89,3 +89,21 @@ def test_generator_fallback_and_batcher_agree_with_the_raw_loop(tiny_onnx_model_
         results = run_engine(runner_factory, model, jobs)
         assert [results[i][0] for i in range(len(jobs))] == alone
         assert all(reason in ("stop", "length") for _, reason in results.values())
+
+
+def test_a_prompt_longer_than_a_prefill_chunk_prefills_in_chunks_with_the_same_output():
+    from onnx_server.batcher import PREFILL_TOKENS, Batcher
+    from onnx_server.engine import LoadedModel
+    from tests.fixtures.tiny_model import build_tiny_model
+    from tests.onnx_server.reference import Reference
+
+    model_dir = build_tiny_model(size="medium")
+    reference = Reference(model_dir)
+    prompt = reference.text_prompt(" ".join(["seven wizards quietly judge boxing models"] * 200))[:PREFILL_TOKENS + 300]
+    assert len(prompt) > PREFILL_TOKENS  # two chunks
+    short = reference.text_prompt("hello world")
+    jobs = [(prompt, Sampling(max_tokens=20, temperature=0, ignore_eos=True)),
+            (short, Sampling(max_tokens=20, temperature=0, ignore_eos=True))]
+    results = run_engine(Batcher, LoadedModel(model_dir, 2), jobs)
+    assert results[0][0] == reference.greedy(prompt, 20, ignore_eos=True)[0]
+    assert results[1][0] == reference.greedy(short, 20, ignore_eos=True)[0]

@@ -27,7 +27,9 @@ from .stops import StopMatcher
 
 log = logging.getLogger("onnx_server.batcher")
 # Prompts that arrive together prefill as one batch (fewer, larger matrix products) while the padded batch
-# stays small: the graph computes logits for every prompt position (PREFILL_TOKENS x vocab floats).
+# stays small: the graph computes logits for every prompt position (PREFILL_TOKENS x vocab floats). A longer
+# prompt prefills alone in chunks of PREFILL_TOKENS, which bounds that buffer (GroupQueryAttention takes a
+# chunk after a past: past = seqlens_k + 1 - chunk length), 0.8 GB for Phi-4-mini's 200064-token vocabulary.
 PREFILL_GROUP = 16
 PREFILL_TOKENS = 1024
 
@@ -150,11 +152,17 @@ class Batcher:
                 self.running.append(group[-1])
             width = max(len(s.prompt) for s in group)
             self._ensure(width)
-            tokens = np.zeros((len(group), width), dtype=np.int64)
-            for i, seq in enumerate(group):
-                tokens[i, :len(seq.prompt)] = seq.prompt
-            logits = self.model.decoder.run(self.cache, slice(first, first + len(group)), tokens, [0] * len(group),
-                                            [len(s.prompt) for s in group])
+            if width > PREFILL_TOKENS:  # alone (see the group rule): in chunks, each a continuation of the last
+                prompt = group[0].prompt
+                for start in range(0, len(prompt), PREFILL_TOKENS):
+                    chunk = np.asarray([prompt[start:start + PREFILL_TOKENS]])
+                    logits = self.model.decoder.run(self.cache, slice(first, first + 1), chunk, [start])
+            else:
+                tokens = np.zeros((len(group), width), dtype=np.int64)
+                for i, seq in enumerate(group):
+                    tokens[i, :len(seq.prompt)] = seq.prompt
+                logits = self.model.decoder.run(self.cache, slice(first, first + len(group)), tokens,
+                                                [0] * len(group), [len(s.prompt) for s in group])
             now = time.monotonic()
             for i, seq in enumerate(group):
                 seq.length = len(seq.prompt)
