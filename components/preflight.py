@@ -1,6 +1,8 @@
-"""Prerequisites for `make deploy`: say in one line what is missing and how to get it.
+"""Prerequisites for `make deploy`: every missing one at once, each in one line with its fix.
 
     python -m components.preflight --stack local
+
+Each check is its own function raising Missing; `problems()` runs them all and collects the lines.
 """
 
 from __future__ import annotations
@@ -122,25 +124,71 @@ def check_gateway_api_crds(context: str, kubeconfig: str | None) -> str:
     return f"Gateway API CRDs from an earlier deploy ({found})"
 
 
-def check(stack_file: Path, shown: str) -> str:
-    loaded, _ = load_from_file(str(stack_file), shown)
-    check_pulumi_cli()
-    cluster = loaded.stack.cluster
-    if cluster.kind == "existing":
-        name, server = resolve_context(cluster.kubeconfig, cluster.context)
-        check_reachable(name, server)
-        crds = f"; {check_gateway_api_crds(name, cluster.kubeconfig)}" if loaded.stack.gateway.enabled else ""
-        return f"ok: pulumi CLI found; kube context '{name}' reachable at {server}{crds}"
+def check_azure() -> list[str]:
+    """AKS stacks: the Azure CLI, kubelogin and a login, each reported on its own."""
+    found = []
     if shutil.which("az") is None:
-        raise Missing("the Azure CLI is needed for AKS stacks: https://learn.microsoft.com/cli/azure/install-azure-cli")
+        found.append("the Azure CLI is needed for AKS stacks: https://learn.microsoft.com/cli/azure/install-azure-cli")
     if shutil.which("kubelogin") is None:
         # AKS with Entra ID: the Kubernetes provider authenticates through kubelogin.
-        raise Missing("kubelogin is needed for AKS with Entra ID: `az aks install-cli` "
-                      "(or https://azure.github.io/kubelogin/install.html)")
-    probe = subprocess.run(["az", "account", "show", "-o", "none"], capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        raise Missing("not logged in to Azure: `az login` (and `az account set --subscription ID`)")
-    return "ok: pulumi CLI found; Azure CLI logged in"
+        found.append("kubelogin is needed for AKS with Entra ID: `az aks install-cli` "
+                     "(or https://azure.github.io/kubelogin/install.html)")
+    if shutil.which("az") is not None:
+        probe = subprocess.run(["az", "account", "show", "-o", "none"], capture_output=True, text=True, check=False)
+        if probe.returncode != 0:
+            found.append("not logged in to Azure: `az login` (and `az account set --subscription ID`)")
+    return found
+
+
+def check_image_loader(kubeconfig: str | None, context: str) -> None:
+    """The gate's image is built and side-loaded into kind/k3d/minikube when Docker is here; then
+    the cluster's own CLI must be too. Without Docker the cluster pulls the published image."""
+    from components.local_images import cluster_flavor
+
+    flavor = cluster_flavor(kubeconfig, context)
+    if flavor is None or shutil.which("docker") is None:
+        return
+    if shutil.which(flavor.cli) is None:
+        raise Missing(f"`{flavor.cli}` is not on PATH: kube context '{context}' is a {flavor.kind} cluster and "
+                      f"make deploy side-loads the load-test image with `{flavor.cli}` ({flavor.install})")
+
+
+def problems(loaded) -> tuple[list[str], str]:
+    """(every missing prerequisite, the summary line when none is missing)."""
+    found: list[str] = []
+
+    def attempt(fn, *args):
+        try:
+            return fn(*args)
+        except Missing as err:
+            found.append(str(err))
+            return None
+
+    attempt(check_pulumi_cli)
+    cluster = loaded.stack.cluster
+    if cluster.kind != "existing":
+        found += check_azure()
+        return found, "ok: pulumi CLI found; Azure CLI and kubelogin found, logged in"
+    resolved = attempt(resolve_context, cluster.kubeconfig, cluster.context)
+    if resolved is None:
+        return found, ""
+    name, server = resolved
+    reachable = attempt(check_reachable, name, server) is None and not found
+    attempt(check_image_loader, cluster.kubeconfig, name)
+    crds = ""
+    if reachable and loaded.stack.gateway.enabled:
+        note = attempt(check_gateway_api_crds, name, cluster.kubeconfig)
+        crds = f"; {note}" if note else ""
+    return found, f"ok: pulumi CLI found; kube context '{name}' reachable at {server}{crds}"
+
+
+def check(stack_file: Path, shown: str) -> str:
+    """Raise Missing naming every missing prerequisite (one per line); return the ok line."""
+    loaded, _ = load_from_file(str(stack_file), shown)
+    found, ok = problems(loaded)
+    if found:
+        raise Missing("\n".join(found))
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     except Missing as err:
-        print(f"preflight: {err}", file=sys.stderr)
+        lines = str(err).splitlines()
+        print(f"preflight: {len(lines)} prerequisite(s) missing for stack {args.stack}:", file=sys.stderr)
+        for line in lines:
+            print(f"preflight: {line}", file=sys.stderr)
         return 1
     return 0
 

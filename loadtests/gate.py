@@ -28,6 +28,7 @@ from loadtests.metrics import check_validity, compute_metrics, evaluate_rules, p
 from loadtests.profile import Profile, ProfileError, Rule, gate_rules, load_profile
 from loadtests.prompts import PromptError, dataset_prompts
 from loadtests.report import EXIT_CODES, junit, summary_text, write_json, write_records
+from loadtests.tls import add_ca_argument, untrusted, use_ca_file
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 EXIT_USAGE = 2
@@ -47,6 +48,7 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     key = p.add_mutually_exclusive_group()
     key.add_argument("--api-key", default=None, help="bearer token (prefer OPENAI_API_KEY or --api-key-file: args show in ps)")
     key.add_argument("--api-key-file", type=Path, default=None, help="file holding the key, e.g. a mounted Kubernetes Secret")
+    add_ca_argument(p)
     o = p.add_argument_group("overrides of the profile")
     o.add_argument("--model", help="served model id (default: the profile's, else the first from /v1/models)")
     o.add_argument("--endpoint", choices=["chat", "completions"])
@@ -135,7 +137,7 @@ def preflight(target: Target, timeout_s: float = 10.0) -> str | None:
         with httpx.Client() as client:
             resp = fetch(client, "GET", url, timeout_s, headers=headers)  # wall clock: a trickling server fails too
     except httpx.HTTPError as exc:
-        return f"endpoint unreachable: GET {url}: {type(exc).__name__}: {exc}"
+        return untrusted(exc) or f"endpoint unreachable: GET {url}: {type(exc).__name__}: {exc}"
     if resp.status_code in (401, 403):
         return f"auth rejected: GET {url} answered HTTP {resp.status_code} (check the API key)"
     if resp.status_code != 200:
@@ -282,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         profile = effective_profile(args)
         api_key = resolve_api_key(args)
-    except ProfileError as exc:
+        use_ca_file(args.ca_file)
+    except (ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     out_dir = args.out.resolve()

@@ -26,6 +26,7 @@ from loadtests.deadline import positive_seconds
 from loadtests.smoke_checks import CHECKS, Check
 from loadtests.smoke_client import EndpointError, OpenAIEndpoint, normalise_host
 from loadtests.smoke_report import CheckResult, SmokeReport
+from loadtests.tls import add_ca_argument, use_ca_file
 
 EXIT_USAGE = 2  # bad command-line input, as argparse itself uses
 ALL_MODELS = "*"
@@ -60,6 +61,7 @@ def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--host", required=True, metavar="URL", help="server root URL, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted)")
     group.add_argument("--api-key", metavar="KEY", help="API key (visible in the process list: prefer --api-key-file or OPENAI_API_KEY)")
     group.add_argument("--api-key-file", type=Path, metavar="PATH", help="file holding the API key")
+    add_ca_argument(group)
     group.add_argument("--model", action="append", metavar="NAME", help="model to check (repeatable; default: every model from /v1/models)")
     group.add_argument("--out", type=Path, default=Path("smoke-results"), metavar="DIR", help="where smoke.json is written (default: smoke-results)")
     group.add_argument("--expect-tools", action="append", default=[], metavar="MODEL", help="model that must answer the circle-area tool with tool_calls (repeatable)")
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     add_smoke_arguments(parser)
     ns = parser.parse_args(argv)
     try:
+        use_ca_file(ns.ca_file)
         opts = options_from_args(ns)
         opts.out_dir.mkdir(parents=True, exist_ok=True)  # before any request: a bad --out fails fast
     except ValueError as exc:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from loadtests.deadline import Deadline, fetch, iter_bytes, iter_lines
+from loadtests.tls import untrusted
 
 
 class EndpointError(Exception):
@@ -84,7 +85,7 @@ class OpenAIEndpoint:
         try:
             resp = fetch(self._client, "GET", "/models", self._timeout_s)
         except httpx.HTTPError as exc:
-            raise EndpointError(f"endpoint unreachable: GET /v1/models: {type(exc).__name__}: {exc}") from exc
+            raise EndpointError(untrusted(exc) or f"endpoint unreachable: GET /v1/models: {type(exc).__name__}: {exc}") from exc
         if resp.status_code in (401, 403):
             raise EndpointError(f"API key rejected: GET /v1/models answered {resp.status_code}")
         if resp.status_code != 200:

@@ -16,6 +16,7 @@ from pathlib import Path
 from loadtests import EXIT_INVALID, EXIT_PASS, EXIT_PREFLIGHT_FAILED, EXIT_SLO_FAILED
 from loadtests.gate import EXIT_USAGE, Target, add_target_arguments, checked_preflight, effective_profile, execute_load, resolve_api_key
 from loadtests.profile import Profile, ProfileError, gate_rules
+from loadtests.tls import use_ca_file
 
 DEFAULT_LEVELS = {"concurrency": "1,2,4,8,16,32,64", "rate": "0.5,1,2,4,8,16,32"}
 CSV_FIELDS = ("step", "level", "verdict", "requests_per_s", "output_tokens_per_s", "goodput_requests_per_s", "error_rate",
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         api_key = resolve_api_key(args)
         mode = profile.load.mode
         levels = parse_levels(args.levels or DEFAULT_LEVELS[mode], mode)
-    except ProfileError as exc:
+        use_ca_file(args.ca_file)
+    except (ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     out_dir = args.out.resolve()

@@ -15,6 +15,7 @@ from .base import NAMESPACE, ConfigError, ConfigModel, Problem, problems_from_va
 from .chat_ui import ChatUi
 from .cluster import AksCluster, Cluster, ExistingCluster, NodePool, Taint
 from .gateway import Gateway
+from .images import Images
 from .loadtest import LoadTest
 from .monitoring import Monitoring
 from .sections import Namespaces, Secrets
@@ -38,6 +39,7 @@ class StackConfig(ConfigModel):
     gateway: Gateway = Field(default_factory=Gateway)
     loadtest: LoadTest = Field(default_factory=LoadTest)
     chat_ui: ChatUi = Field(default_factory=ChatUi)
+    images: Images = Field(default_factory=Images)
 
     def pool(self, name: str | None) -> NodePool | None:
         return next((p for p in self.node_pools if p.name == name), None)

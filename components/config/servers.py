@@ -30,10 +30,22 @@ def _check_quantity(value: str | None) -> str | None:
     return value
 
 
+# OCI distribution grammar (github.com/distribution/reference): a lower-case repository path,
+# optionally behind a registry host[:port]; a tag of up to 128 word characters, dots and dashes.
+REPOSITORY = r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
 class ImageRef(ConfigModel):
-    repository: str | None = None  # default: the engine's image from the catalog
-    tag: str | None = None
-    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    """An image: repository, tag and (pinned) digest; each defaults to the kit's catalog."""
+
+    repository: str | None = Field(default=None, pattern=REPOSITORY)
+    tag: str | None = Field(default=None, pattern=TAG)
+    digest: str | None = Field(default=None, pattern=DIGEST)
+    # Always (default) re-checks the registry on every start; IfNotPresent uses an image side-loaded
+    # into a local cluster (`kind load`, `k3d image import`, `minikube image load`).
+    pull_policy: Literal["Always", "IfNotPresent"] = "Always"
 
     @field_validator("tag")
     @classmethod
@@ -42,9 +54,13 @@ class ImageRef(ConfigModel):
             raise ValueError("'latest' is not a pinned version; use a release tag such as v0.18.2")
         return tag
 
-    def resolve(self, engine: str) -> ImageRef:
+    def resolve(self, engine: str, registry: str | None = None) -> ImageRef:
+        """The catalog's image for an engine, overridden by what the stack file sets. The kit-built
+        ONNX server lives in `registry` (`slmkit:images.registry`) unless the repository is set."""
         repo, tag = images.ENGINE_IMAGES[engine]
-        return ImageRef(repository=self.repository or repo, tag=self.tag or tag, digest=self.digest)
+        if engine == "onnx" and registry:
+            repo = f"{registry}/{images.KIT_IMAGES['onnx-cpu'].name}"
+        return self.model_copy(update={"repository": self.repository or repo, "tag": self.tag or tag})
 
     @property
     def ref(self) -> str:

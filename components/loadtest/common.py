@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.catalog.images import LOADTEST_IMAGE
-from components.config import StackConfig
+from components.config import StackConfig, images
+from components.config.servers import ImageRef
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.secrets import SERVER_API_KEY_KEY, SERVER_API_KEY_SECRET
@@ -24,9 +24,19 @@ LOCUSTFILE = "/app/loadtests/locustfile.py"  # where docker/locust installs the 
 UID = security.RUN_AS_USER
 
 
-def image() -> str:
-    repo, tag = LOADTEST_IMAGE
-    return f"{repo}:{tag}"
+def image(cfg: StackConfig) -> ImageRef:
+    """The kit's load-test image (docker/locust): `slmkit:images.loadtest` over the catalog default."""
+    return cfg.images.kit("loadtest")
+
+
+def image_fields(cfg: StackConfig) -> dict[str, str]:
+    ref = image(cfg)
+    return {"image": ref.ref, "imagePullPolicy": ref.pull_policy}
+
+
+def image_key_annotations(cfg: StackConfig, *containers: str) -> dict[str, str]:
+    return {**images.image_key_annotations({c: "images.loadtest" for c in containers}),
+            **images.pull_policy_skip(image(cfg))}
 
 
 def labels(component: str, instance: str | None = None) -> dict[str, str]:

@@ -37,6 +37,14 @@ class LoadTest(pulumi.ComponentResource):
         ]
 
         outputs: dict = {"gateJobs": [j["metadata"]["name"] for j in gate.gate_jobs(cfg, endpoints)]}
+        # `pulumi stack output gate`: per server, the Job, what it tested and whether it passed (the
+        # Job's own status, so it is there once `pulumi up` awaited the Job).
+        ctx.outputs["gate"] = {
+            ep.name: {"job": spec["metadata"]["name"], "profile": cfg.loadtest.profile,
+                      "target": common.target_for(cfg, ep).url,
+                      "passed": job.status.apply(lambda s: bool(s and s.get("succeeded")))}
+            for ep, spec, job in zip(endpoints, gate.gate_jobs(cfg, endpoints), self.gate_jobs, strict=True)
+        }
         if cfg.loadtest.ui.enabled and endpoints:
             outputs.update(self._ui(ctx, endpoints, base))
         ctx.outputs["loadtest"] = {k: v for k, v in outputs.items() if k != "uiPassword"}

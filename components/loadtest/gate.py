@@ -72,20 +72,22 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
     processes = load_profile(cfg.loadtest.profile).load.processes
     container = {
         "name": "gate",
-        "image": common.image(),
-        "imagePullPolicy": "Always",
+        **common.image_fields(cfg),
         "command": ["python", "-m", "loadtests"],
         "args": gate_args(cfg, ep),
         "env": list(common.BASE_ENV) + ca_env,
         "resources": {"requests": {"cpu": f"{500 * processes}m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
                       "limits": {"cpu": str(processes + 1), "memory": "2Gi", "ephemeral-storage": "2Gi"}},
         "securityContext": security.container_security_context(),
+        # A failed gate's last log lines (its verdict and figures) stay in the pod status after it ends.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": mounts + [key_mount] + ca_mounts,
     }
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": objects.meta(job_name(cfg, ep), cfg.namespaces.loadtest, labels,
-                                 {"slmkit.io/gate-target": target.url, "slmkit.io/profile": cfg.loadtest.profile}),
+                                 {"slmkit.io/gate-target": target.url, "slmkit.io/profile": cfg.loadtest.profile,
+                                  **common.image_key_annotations(cfg, "gate")}),
         "spec": {
             "backoffLimit": 0,  # a failed gate is a verdict, not a glitch to retry
             "activeDeadlineSeconds": deadline_seconds(cfg),

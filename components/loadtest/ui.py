@@ -41,12 +41,12 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict
 def _deployment(cfg: StackConfig, name: str, replicas: int, container: dict, extra_volumes: list[dict]) -> dict:
     labels = common.labels(name)
     volumes, mounts = common.writable_volumes(results=False)
-    container = {"image": common.image(), "imagePullPolicy": "Always",
+    container = {**common.image_fields(cfg),
                  "securityContext": security.container_security_context(),
                  "volumeMounts": mounts + container.pop("volumeMounts", []), **container}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": objects.meta(name, cfg.namespaces.loadtest, labels),
+        "metadata": objects.meta(name, cfg.namespaces.loadtest, labels, common.image_key_annotations(cfg, container["name"])),
         "spec": {
             "replicas": replicas,
             "revisionHistoryLimit": 3,

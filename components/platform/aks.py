@@ -28,6 +28,7 @@ from pulumi_azure_native import (
 from components.catalog import skus
 from components.catalog.charts import CHARTS
 from components.config import NodePool, StackConfig
+from components.runner_access import runner_range
 from components.config.checks import gpu_of_pool
 from components.config.cluster import SYSTEM_POOL_NAME, AksCluster
 from components.k8s.declare import declare
@@ -149,7 +150,9 @@ def cluster_settings(cfg: StackConfig) -> dict[str, Any]:
         "security_profile": {"workload_identity": {"enabled": True},
                              "image_cleaner": {"enabled": True, "interval_hours": 48}},
         "api_server_access_profile": {"enable_private_cluster": access.private,
-                                      "authorized_ip_ranges": list(access.authorized_ip_ranges) or None},
+                                      # + this CI job's runner while it deploys (components/runner_access.py)
+                                      "authorized_ip_ranges": (list(access.authorized_ip_ranges)
+                                                               + (runner_range() if access.authorized_ip_ranges else [])) or None},
         "auto_scaler_profile": {
             "scan_interval": aks.autoscaler.scan_interval,
             "scale_down_unneeded_time": aks.autoscaler.scale_down_unneeded_time,

@@ -15,6 +15,8 @@ from components import capacity
 from components.catalog.models import ModelCard
 from components.config import StackConfig
 from components.config.servers import PRE_STOP_SLEEP_SECONDS
+from components.config.images import image_key_annotations, pull_policy_skip, server_image_key
+from components.config.servers import ImageRef
 from components.endpoints import ServerEndpoint
 from components.k8s import objects, security
 from components.platform.pools import scheduling_for
@@ -137,7 +139,7 @@ def finish_container(inp: ServerInputs, container: dict) -> dict:
     ep = inp.endpoint
     _, secret_mounts = secret_volumes(inp)
     out = {
-        "imagePullPolicy": "Always",
+        "imagePullPolicy": inp.spec.image.pull_policy,
         "ports": [{"name": "http", "containerPort": ep.port, "protocol": "TCP"}],
         "resources": resources(inp),
         "securityContext": security.container_security_context(),
@@ -198,6 +200,16 @@ def pod_spec(inp: ServerInputs, parts: EngineParts) -> dict:
     return spec
 
 
+def server_image(inp: ServerInputs) -> ImageRef:
+    """The server's image: the catalog's for its engine, overridden by `servers[N].image`."""
+    return inp.spec.image.resolve(inp.spec.engine, inp.cfg.images.registry)
+
+
+def image_key(inp: ServerInputs) -> str:
+    """The stack key that sets this server's image (the policy pack's digest advice names it)."""
+    return server_image_key(inp.cfg.servers.index(inp.spec))
+
+
 def deployment(inp: ServerInputs, parts: EngineParts) -> dict:
     ep = inp.endpoint
     labels = {**ep.labels, **inp.secrets.pod_labels}
@@ -211,7 +223,10 @@ def deployment(inp: ServerInputs, parts: EngineParts) -> dict:
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": objects.meta(ep.deployment_name, ep.namespace, ep.labels,
                                  {"slmkit.io/startup-budget-seconds": str(inp.budget.total_s),
-                                  "slmkit.io/spec-hash": spec_hash(inp)}),
+                                  "slmkit.io/spec-hash": spec_hash(inp),
+                                  **image_key_annotations({c["name"]: image_key(inp)
+                                                           for c in [*parts.init_containers, parts.container]}),
+                                  **pull_policy_skip(inp.spec.image)}),
         "spec": {
             "replicas": max(inp.spec.replicas.min, 1),
             "revisionHistoryLimit": 5,

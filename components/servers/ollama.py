@@ -6,7 +6,7 @@ import shlex
 
 from components.k8s import objects, security
 
-from .common import HOME_DIR, MODEL_CACHE_MOUNT, EngineParts, ServerInputs, resources
+from .common import HOME_DIR, MODEL_CACHE_MOUNT, EngineParts, ServerInputs, resources, server_image
 
 MODELFILE_DIR = "/etc/slmkit/modelfiles"
 
@@ -59,7 +59,7 @@ def ollama_env(inp: ServerInputs) -> list[dict]:
 class Ollama:
     def parts(self, inp: ServerInputs) -> EngineParts:
         ep, spec = inp.endpoint, inp.spec
-        image = spec.image.resolve("ollama").ref
+        image = server_image(inp).ref
         config = {"pull.sh": pull_script(inp)}
         for i, variant in enumerate(spec.ollama.variants):
             config[f"variant-{i}.Modelfile"] = modelfile(spec.model, variant)
@@ -67,7 +67,7 @@ class Ollama:
         init = {
             "name": "pull-model",
             "image": image,
-            "imagePullPolicy": "Always",
+            "imagePullPolicy": spec.image.pull_policy,
             "command": ["/bin/sh", f"{MODELFILE_DIR}/pull.sh"],
             "env": [{"name": "HOME", "value": HOME_DIR}, *ollama_env(inp)[:2]],
             "resources": resources(inp),

@@ -7,6 +7,7 @@ import shlex
 
 from components import capacity
 from components.catalog import images
+from components.config.images import image_key_annotations
 from components.k8s import objects, security
 
 from .common import (
@@ -19,6 +20,7 @@ from .common import (
     base_env,
     job_pod_defaults,
     secret_volumes,
+    server_image,
     spec_hash,
 )
 
@@ -29,7 +31,7 @@ def model_dir(inp: ServerInputs) -> str:
 
 
 def serving_image(inp: ServerInputs) -> str:
-    image = inp.spec.image.resolve("onnx")
+    image = server_image(inp)
     if inp.spec.onnx.execution_provider == "cuda" and inp.spec.image.tag is None:
         image = image.model_copy(update={"tag": images.ONNX_CUDA_TAG})
     return image.ref
@@ -64,12 +66,12 @@ def token_wiring(inp: ServerInputs) -> tuple[list[dict], list[dict]]:
 def prepare_job(inp: ServerInputs) -> dict:
     ep = inp.endpoint
     volumes, mounts = token_wiring(inp)
-    convert_image = inp.spec.image.resolve("onnx").model_copy(update={"tag": images.ONNX_CONVERT_TAG, "digest": None})
+    convert_image = inp.cfg.images.kit("onnx-convert")
     r = inp.spec.resources
     container = {
         "name": "prepare-model",
         "image": convert_image.ref,
-        "imagePullPolicy": "Always",
+        "imagePullPolicy": convert_image.pull_policy,
         "command": ["/bin/sh", "-c", prepare_command(inp)],
         "env": base_env(inp),
         "resources": {"requests": {"cpu": r.cpu, "memory": r.memory_limit or r.memory},
@@ -95,7 +97,8 @@ def prepare_job(inp: ServerInputs) -> dict:
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         # The name carries the spec hash: a changed model, revision or precision prepares anew.
-        "metadata": objects.meta(f"{ep.name}-prepare-{spec_hash(inp)}", ep.namespace, ep.labels),
+        "metadata": objects.meta(f"{ep.name}-prepare-{spec_hash(inp)}", ep.namespace, ep.labels,
+                                 image_key_annotations({"prepare-model": "images.onnxConvert"})),
         "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 4 * 3600,
                  "template": {"metadata": {"labels": {**objects.PART_OF, "app.kubernetes.io/name": "model-prepare",
                                                       "app.kubernetes.io/instance": ep.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from components import capacity
 from components.catalog import images
 
-from .common import HOME_DIR, SERVER_KEY_DIR, EngineParts, ServerInputs
+from .common import HOME_DIR, SERVER_KEY_DIR, EngineParts, ServerInputs, server_image
 
 # vLLM reads its key from --api-key or VLLM_API_KEY only. The shell reads the mounted file into the
 # variable at start, so the key is neither in the pod spec's env nor in the process arguments.
@@ -50,7 +50,7 @@ class Vllm:
         cache = f"{HOME_DIR}/.cache"
         container = {
             "name": "vllm",
-            "image": inp.spec.image.resolve("vllm").ref,
+            "image": server_image(inp).ref,
             "command": ["/bin/sh", "-c", _START, "vllm"],
             "args": vllm_args(inp),
             "env": [

@@ -79,6 +79,8 @@ class Traffic(pulumi.ComponentResource):
                            ctx.opts(parent=self, namespace=cfg.namespaces.gateway))]
         for ns in ca_client_namespaces(cfg):
             created.append(declare(gateway.ca_bundle(ns, cert.cert_pem), ctx.opts(parent=self, namespace=ns)))
+        # Public: what a runner-side gate passes as `--ca-file` (deploy-stack.yml).
+        ctx.outputs["gatewayCa"] = cert.cert_pem
         return created
 
     def _gateway(self, ctx: StackContext, after: list[pulumi.Resource]) -> None:

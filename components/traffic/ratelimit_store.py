@@ -6,13 +6,12 @@ nothing is persisted; NetworkPolicy keeps it reachable from the system namespace
 from __future__ import annotations
 
 from components.config import StackConfig
+from components.config.images import image_key_annotations
 from components.k8s import objects
 from components.k8s.security import container_security_context, pod_security_context
 
 NAME = "slmkit-ratelimit-redis"
 PORT = 6379
-# Valkey (BSD, Redis-protocol compatible); tag from hub.docker.com/r/valkey/valkey, checked 2026-11-28.
-IMAGE = "docker.io/valkey/valkey:8.1.1-alpine"
 LABELS = {"app.kubernetes.io/name": "ratelimit-redis", "app.kubernetes.io/component": "gateway"}
 SELECTOR = {"app.kubernetes.io/name": "ratelimit-redis", "app.kubernetes.io/instance": NAME}
 
@@ -26,8 +25,9 @@ def redis_objects(cfg: StackConfig) -> list[dict]:
         return []
     ns = cfg.namespaces.system
     labels = {**LABELS, **SELECTOR}
+    image = cfg.images.ratelimit()  # Valkey (components/catalog/images.py) unless slmkit:images.ratelimitStore says otherwise
     container = {
-        "name": "redis", "image": IMAGE, "imagePullPolicy": "Always",  # a re-pushed tag cannot linger
+        "name": "redis", "image": image.ref, "imagePullPolicy": image.pull_policy,
         "args": ["--save", "", "--appendonly", "no", "--port", str(PORT), "--protected-mode", "no"],
         "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
@@ -37,7 +37,8 @@ def redis_objects(cfg: StackConfig) -> list[dict]:
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": objects.meta(NAME, ns, labels),
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": objects.meta(NAME, ns, labels, image_key_annotations({"redis": "images.ratelimitStore"})),
         "spec": {"replicas": 1, "selector": {"matchLabels": SELECTOR}, "template": {
             "metadata": {"labels": labels},
             "spec": {"serviceAccountName": NAME, "automountServiceAccountToken": False,

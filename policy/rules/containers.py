@@ -74,12 +74,25 @@ def _unpinned_images(resource: Resource, environment: str) -> Iterable[str]:
             yield f"container '{name}' image '{image}' uses the moving 'latest' tag; pin a release tag"
 
 
+# The kit annotates each workload with the stack key that sets each container's image
+# (components/config/images.py), so the advice names exactly what to set.
+IMAGE_KEY_ANNOTATION = "image-key.slmkit.io/"
+
+
+def image_key(resource: Resource, container: str) -> str | None:
+    return as_map(resource.metadata.get("annotations")).get(f"{IMAGE_KEY_ANNOTATION}{container}")
+
+
 def _digest_missing(model_servers: bool):
     def check(resource: Resource, environment: str) -> Iterable[str]:
         for name, image in _images(resource, model_servers):
-            if not _DIGEST.search(image):
-                yield (f"container '{name}' image '{image}' has no digest; a tag can be re-pushed. Pin it: "
-                       "`docker buildx imagetools inspect IMAGE:TAG`, then set image.digest in the stack file")
+            if _DIGEST.search(image):
+                continue
+            key = image_key(resource, name)
+            where = (f"set {key}.digest in the stack file" if key else
+                     "pin the digest where this workload's image is declared (the kit does not set it)")
+            yield (f"container '{name}' image '{image}' has no digest; a tag can be re-pushed. Pin it: "
+                   f"`docker buildx imagetools inspect {image}`, then {where}")
     return check
 
 
@@ -117,12 +130,12 @@ IMAGE_PINNED = Rule(
 # checklist (docs/operations.md) requires it before go-live.
 MODEL_SERVER_DIGEST = Rule(
     "model-server-image-digest",
-    "In prod, model-server images are pinned by digest (image.digest in the stack file).",
+    "In prod, model-server images are pinned by digest (slmkit:servers[N].image.digest in the stack file).",
     "advisory", resource_check=_digest_missing(model_servers=True), environments=("prod",),
 )
 IMAGE_DIGEST = Rule(
     "image-digest-in-prod",
-    "In prod, every other container image is pinned by digest as well.",
+    "In prod, every other container image is pinned by digest as well (slmkit:images.<name>.digest).",
     "advisory", resource_check=_digest_missing(model_servers=False), environments=("prod",),
 )
 GPU_TOLERATION = Rule(

@@ -151,3 +151,85 @@ def test_the_check_runs_for_existing_clusters_with_a_gateway(fake_kubectl, tmp_p
             preflight.check(stack_file, "stacks/Pulumi.gw.yaml")
         fake_kubectl("none")
         assert "no Gateway API CRDs yet" in preflight.check(stack_file, "stacks/Pulumi.gw.yaml")
+# --- the whole report: every missing prerequisite at once ---------------------------------------
+
+LOCAL_STACK = preflight.Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.local.yaml"
+
+
+def tool_dir(tmp_path, *names: str) -> str:
+    """A PATH holding executables of these names (preflight only looks them up)."""
+    d = tmp_path / "bin"
+    d.mkdir(exist_ok=True)
+    for name in names:
+        exe = d / name
+        exe.write_text("#!/bin/sh\nexit 0\n")
+        exe.chmod(0o755)
+    return str(d)
+
+
+def report(monkeypatch, tmp_path, tools: tuple[str, ...], kubeconfig: str | None) -> tuple[int, list[str]]:
+    monkeypatch.setenv("PATH", tool_dir(tmp_path, *tools))
+    monkeypatch.setenv("KUBECONFIG", kubeconfig or str(tmp_path / "no-kubeconfig"))
+    try:
+        preflight.check(LOCAL_STACK, "stacks/Pulumi.local.yaml")
+    except preflight.Missing as err:
+        return 1, str(err).splitlines()
+    return 0, []
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A kind context whose API server address answers (a listening socket on loopback)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield write_kubeconfig(tmp_path / "config", f"https://127.0.0.1:{listener.getsockname()[1]}")
+
+
+ALL_TOOLS = ("pulumi", "docker", "kind")
+
+
+def test_nothing_missing_passes(monkeypatch, tmp_path, cluster):
+    assert report(monkeypatch, tmp_path, ALL_TOOLS, cluster) == (0, [])
+
+
+@pytest.mark.parametrize("missing, words", [
+    ("pulumi", "get.pulumi.com"),
+    ("kind", "side-loads the load-test image with `kind`"),
+])
+def test_each_missing_tool_is_reported_with_its_fix(monkeypatch, tmp_path, cluster, missing, words):
+    code, lines = report(monkeypatch, tmp_path, tuple(t for t in ALL_TOOLS if t != missing), cluster)
+    assert code == 1 and len(lines) == 1 and words in lines[0]
+
+
+def test_without_docker_the_cluster_cli_is_not_needed(monkeypatch, tmp_path, cluster):
+    # No Docker: nothing is side-loaded (the cluster pulls the published image), so kind is optional.
+    assert report(monkeypatch, tmp_path, ("pulumi",), cluster) == (0, [])
+
+
+def test_missing_kubeconfig_is_reported(monkeypatch, tmp_path):
+    code, lines = report(monkeypatch, tmp_path, ALL_TOOLS, None)
+    assert code == 1 and len(lines) == 1 and "kind create cluster" in lines[0]
+
+
+def test_unreachable_cluster_is_reported(monkeypatch, tmp_path):
+    cfg = write_kubeconfig(tmp_path / "config", f"https://127.0.0.1:{closed_port()}")
+    code, lines = report(monkeypatch, tmp_path, ALL_TOOLS, cfg)
+    assert code == 1 and len(lines) == 1 and "unreachable" in lines[0]
+
+
+def test_every_missing_prerequisite_is_reported_at_once(monkeypatch, tmp_path, capsys):
+    cfg = write_kubeconfig(tmp_path / "config", f"https://127.0.0.1:{closed_port()}")
+    code, lines = report(monkeypatch, tmp_path, ("docker",), cfg)
+    assert code == 1
+    assert [next(w for w in ("get.pulumi.com", "unreachable", "`kind`") if w in line) for line in lines] == \
+        ["get.pulumi.com", "unreachable", "`kind`"]
+    # The command prints a count and one `preflight:` line per problem.
+    assert preflight.main(["--stack", "local"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "preflight: 3 prerequisite(s) missing for stack local:" and len(err) == 4
+
+
+def test_azure_stacks_report_cli_kubelogin_together(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", tool_dir(tmp_path))
+    assert [("Azure CLI" in m, "kubelogin" in m) for m in preflight.check_azure()] == [(True, False), (False, True)]

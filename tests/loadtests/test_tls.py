@@ -4,6 +4,7 @@ the in-cluster gate) in every client it uses: preflight, smoke and the Locust us
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import ssl
 import subprocess
@@ -76,3 +77,47 @@ def test_the_gate_trusts_a_private_ca_through_ssl_cert_file(private_ca, tmp_path
         trusted = gate(url, tmp_path / "trusted", {"SSL_CERT_FILE": str(private_ca / "ca.pem")})
         assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
         assert '"verdict": "pass"' in (tmp_path / "trusted" / "summary.json").read_text()
+
+
+def ca_file_run(command: str, url: str, out, *extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    args = {"run": ["--profile", PROFILE, "--no-smoke"], "smoke": ["--skip-content-checks", "*"],
+            "sweep": ["--profile", PROFILE, "--levels", "1"]}[command]
+    return subprocess.run([sys.executable, "-m", "loadtests", command, "--host", url, "--out", str(out), *args, *extra],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_run_with_ca_file_passes_and_without_it_names_the_option(private_ca, tmp_path):
+    with tls_reference_server(private_ca) as url:
+        without = ca_file_run("run", url, tmp_path / "without")
+        assert without.returncode == 30
+        problem = [line for line in without.stdout.splitlines() if "not trusted" in line]
+        assert len(problem) == 1 and "--ca-file" in problem[0], without.stdout
+        with_ca = ca_file_run("run", url, tmp_path / "with", "--ca-file", str(private_ca / "ca.pem"))
+        assert with_ca.returncode == 0, with_ca.stdout[-3000:] + with_ca.stderr[-3000:]
+        assert json.loads((tmp_path / "with" / "summary.json").read_text())["verdict"] == "pass"
+
+
+def test_smoke_takes_the_ca_file_and_names_it_when_missing(private_ca, tmp_path):
+    with tls_reference_server(private_ca) as url:
+        without = ca_file_run("smoke", url, tmp_path / "without")
+        assert without.returncode == 30 and "--ca-file" in without.stdout + without.stderr
+        with_ca = ca_file_run("smoke", url, tmp_path / "with", "--ca-file", str(private_ca / "ca.pem"))
+        assert "not trusted" not in with_ca.stdout + with_ca.stderr, with_ca.stdout[-2000:]
+        assert (tmp_path / "with" / "smoke.json").is_file()
+
+
+def test_sweep_takes_the_ca_file(private_ca, tmp_path):
+    with tls_reference_server(private_ca) as url:
+        without = ca_file_run("sweep", url, tmp_path / "without")
+        assert without.returncode == 30 and "--ca-file" in without.stdout
+        with_ca = ca_file_run("sweep", url, tmp_path / "with", "--ca-file", str(private_ca / "ca.pem"))
+        assert with_ca.returncode == 0, with_ca.stdout[-3000:] + with_ca.stderr[-3000:]
+
+
+def test_a_bad_ca_file_is_a_usage_error(tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    for path in (bad, tmp_path / "missing.pem"):
+        result = ca_file_run("run", "https://127.0.0.1:1", tmp_path / "out", "--ca-file", str(path))
+        assert result.returncode == 2 and f"--ca-file {path}" in result.stderr
