@@ -44,7 +44,7 @@ class LoadTest(pulumi.ComponentResource):
                       "target": common.target_for(cfg, ep).url,
                       "passed": job.status.apply(lambda s: bool(s and s.get("succeeded")))}
             for ep, spec, job in zip(endpoints, gate.gate_jobs(cfg, endpoints), self.gate_jobs, strict=True)
-        }
+        } if self.gate_jobs else {}
         if cfg.loadtest.ui.enabled and endpoints:
             outputs.update(self._ui(ctx, endpoints, base))
         ctx.outputs["loadtest"] = {k: v for k, v in outputs.items() if k != "uiPassword"}

@@ -35,7 +35,7 @@ DOCUMENTED = {
     r"pulumi preview --stack \S+ --policy-pack policy( --[a-z-]+)*": "pulumi preview --stack",
     r"apt-get install (-y )?prometheus": "apt-get install prometheus",
     r"make destroy STACK=\S+": "make destroy STACK=",
-    r"make loadtest STACK=\S+ HOST=\S+ PROFILE=\S+": "make loadtest HOST=",
+    r"make loadtest STACK=\S+ HOST=\S+": "make loadtest STACK=local HOST=",
     r"kubectl -n \S+ port-forward svc/\S+ \d+:\d+ &": "port-forward svc/qwen 11434:11434 &",
 }
 # Shell plumbing is allowed only to write the job summary, step outputs and the digest record, to
