@@ -51,6 +51,15 @@ CHARTS: dict[str, Chart] = {
     "dcgm-exporter": Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.2",
                            "github.com/NVIDIA/dcgm-exporter tag 4.5.3-4.8.2 deployment/Chart.yaml; gh-pages "
                            "helm-charts/index.yaml", "2026-12-03"),
+    # monitoring, logs: Loki monolithic and Grafana Alloy (upstream data not in ../shared yet).
+    # grafana/loki's own chart is for Grafana Enterprise Logs only since helm-loki-7.0.0 (its
+    # production/helm/loki/CHANGELOG.md): the OSS chart moved to grafana-community/helm-charts.
+    "loki": Chart("loki", "https://grafana-community.github.io/helm-charts", "18.11.0",
+                  "github.com/grafana-community/helm-charts tag loki-18.11.0 charts/loki/Chart.yaml "
+                  "(appVersion 3.7.6)", "2026-12-03"),
+    "alloy": Chart("alloy", "https://grafana.github.io/helm-charts", "1.11.1",
+                   "github.com/grafana/alloy tag helm-chart/1.11.1 operations/helm/charts/alloy/Chart.yaml "
+                   "(appVersion v1.18.1)", "2026-12-03"),
     # platform (AKS GPU software): the GPU Operator, or the device plugin beside the AKS-installed
     # driver (DCGM exporter: the entry above). Versions from the projects' release pages.
     "gpu-operator": Chart("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v25.10.1",

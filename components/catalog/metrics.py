@@ -179,10 +179,21 @@ KUBE_STATE: dict[str, Family] = {
     "up": Family("up", "gauge", ("job", "instance")),
 }
 
+# VPA recommendations as kube-state-metrics custom-resource metrics: the names and labels the
+# customResourceState config in components/monitoring/helm.py produces (kube-state-metrics v2.20.0
+# docs/metrics/extend/customresourcestate-metrics.md, the VerticalPodAutoscaler example; prefix
+# kube_customresource_ is the default metricNamePrefix). resource: cpu | memory, unit: core | byte.
+VPA_LABELS = ("namespace", "verticalpodautoscaler", "target_kind", "target_name", "container", "resource", "unit")
+VPA_RECOMMENDATION: dict[str, Family] = {
+    bound: Family(f"kube_customresource_verticalpodautoscaler_status_recommendation_containerrecommendations_{bound}",
+                  "gauge", VPA_LABELS)
+    for bound in ("target", "lowerbound", "upperbound")
+}
+
 
 def all_families() -> list[Family]:
     out = [f for e in ENGINES.values() for f in e.families()]
-    return out + GATEWAY.families() + DCGM.families() + list(KUBE_STATE.values())
+    return out + GATEWAY.families() + DCGM.families() + list(KUBE_STATE.values()) + list(VPA_RECOMMENDATION.values())
 
 
 def emitted_series() -> set[str]:

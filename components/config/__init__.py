@@ -21,6 +21,7 @@ from .monitoring import Monitoring
 from .sections import Namespaces, Secrets
 from .servers import ServerSpec
 from .stackfile import SECRET_KEYS, StackFileError, meant_keys, plain_secret_problems, read_stack_yaml, stray_key_problems
+from .vertical import VerticalScaling
 
 __all__ = [
     "AksCluster", "ConfigError", "ExistingCluster", "LoadedConfig", "NodePool", "Problem", "SECRET_KEYS",
@@ -40,6 +41,7 @@ class StackConfig(ConfigModel):
     loadtest: LoadTest = Field(default_factory=LoadTest)
     chat_ui: ChatUi = Field(default_factory=ChatUi)
     images: Images = Field(default_factory=Images)
+    vertical_scaling: VerticalScaling = Field(default_factory=VerticalScaling)
 
     def pool(self, name: str | None) -> NodePool | None:
         return next((p for p in self.node_pools if p.name == name), None)

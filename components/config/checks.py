@@ -18,6 +18,7 @@ from .base import Problem
 from .cluster import aks_problems
 from .monitoring import monitoring_problems
 from .servers import ServerSpec
+from .vertical import vertical_problems
 
 
 def cross_layer_problems(cfg: StackConfig, secrets_present: set[str]) -> list[Problem]:
@@ -31,6 +32,7 @@ def cross_layer_problems(cfg: StackConfig, secrets_present: set[str]) -> list[Pr
     problems += traffic_problems(cfg)
     problems += aks_problems(cfg)  # components/config/cluster.py (AKS engineer)
     problems += monitoring_problems(cfg)  # components/config/monitoring.py (observability)
+    problems += vertical_problems(cfg, lambda spec: _resource_trigger_types(cfg, spec))  # config/vertical.py
     if cfg.chat_ui.enabled and not cfg.gateway.enabled:
         problems.append(Problem("slmkit:chatUi.enabled", True, "the chat UI talks to the models through the gateway, which is off", "set slmkit:gateway.enabled: true or turn the chat UI off"))
     if cfg.chat_ui.enabled and cfg.environment in ("staging", "prod") and cfg.gateway.tls.issuer == "self-signed":
@@ -245,6 +247,17 @@ def _gateway_problems(cfg: StackConfig) -> list[Problem]:
     if cfg.environment == "prod" and gw.tls.issuer == "self-signed":
         problems.append(Problem("slmkit:gateway.tls.issuer", gw.tls.issuer, "clients of a production endpoint cannot verify a self-signed certificate", "use letsencrypt with gateway.hostname and tls.email", warning=True))
     return problems
+
+
+def _resource_trigger_types(cfg: StackConfig, spec: ServerSpec) -> set[str]:
+    """Trigger types of the ScaledObject the kit would render for this server (none without one)."""
+    if not autoscaler_wanted(spec):
+        return set()
+    from components.endpoints import server_endpoints  # imported here: endpoints imports the config
+    from components.traffic.autoscaling import triggers
+
+    ep = next(e for e in server_endpoints(cfg) if e.name == spec.name)
+    return {t["type"] for t in triggers(cfg, ep)}
 
 
 def autoscaler_wanted(spec: ServerSpec) -> bool:

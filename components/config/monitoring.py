@@ -49,6 +49,25 @@ class Grafana(ConfigModel):
     persistence: bool = False  # dashboards are code; only ad-hoc edits would be lost
 
 
+class Logs(ConfigModel):
+    """Log aggregation: Loki (monolithic, one StatefulSet) and Grafana Alloy shipping the pod logs of
+    the kit's namespaces. enabled unset: on everywhere but the `local` stack (laptop-sized)."""
+
+    enabled: bool | None = None
+    retention: str = Field(default="7d", pattern=r"^[0-9]+[hdw]$")  # Loki deletes older chunks (compactor)
+    storage_size: str = "10Gi"  # Loki's PVC: the whole store off AKS, WAL and index cache on AKS (blob)
+    storage_class: str | None = None  # None: monitoring.storageClass, then the cluster's
+    loki_cpu: str = "250m"
+    loki_memory: str = "1Gi"
+    collector_cpu: str = "100m"
+    collector_memory: str = "256Mi"
+    alerts: bool = True  # log-based alerts through Loki's ruler (CUDA OOM, model load failure, engine restarts)
+
+    _q = field_validator("storage_size", "loki_cpu", "loki_memory", "collector_cpu", "collector_memory")(
+        classmethod(lambda cls, v: _quantity(v))
+    )
+
+
 class Monitoring(ConfigModel):
     enabled: bool = True
     retention: str = Field(default="7d", pattern=r"^[0-9]+[hdwy]$")
@@ -69,10 +88,17 @@ class Monitoring(ConfigModel):
     grafana: Grafana = Field(default_factory=Grafana)
     gpu_metrics: GpuMetrics = Field(default_factory=GpuMetrics)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    logs: Logs = Field(default_factory=Logs)
 
     _q = field_validator("storage_size", "prometheus_cpu", "prometheus_memory")(
         classmethod(lambda cls, v: _quantity(v))
     )
+
+
+def logs_enabled(cfg) -> bool:
+    """Loki and the collector run: monitoring is on and logs are on (unset: every stack but local)."""
+    logs = cfg.monitoring.logs
+    return cfg.monitoring.enabled and (logs.enabled if logs.enabled is not None else cfg.environment != "local")
 
 
 def monitoring_problems(cfg) -> list:
@@ -87,6 +113,9 @@ def monitoring_problems(cfg) -> list:
         problems.append(Problem(f"{key}.enabled", False, "production without metrics, dashboards or alerts",
                                 "keep monitoring on in prod", warning=True))
     if not m.enabled:
+        if m.logs.enabled:
+            problems.append(Problem(f"{key}.logs.enabled", True, "logs are read in the monitoring stack's Grafana, which is off",
+                                    "set slmkit:monitoring.enabled: true, or remove logs.enabled"))
         return problems
     if t.error_rate_warning >= t.error_rate_critical:
         problems.append(Problem(f"{key}.alerts.errorRateWarning", t.error_rate_warning,

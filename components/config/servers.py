@@ -156,6 +156,7 @@ class ServerSpec(ConfigModel):
     startup_timeout_seconds: int | None = Field(default=None, ge=60)
     termination_grace_seconds: int = Field(default=120, le=3600)
     autoscaling: ServerAutoscaling = Field(default_factory=ServerAutoscaling)
+    vertical: Literal["off", "recommend", "auto"] | None = None  # VPA; unset: recommend on CPU, off on GPU (vertical.py)
     ollama: OllamaOptions = Field(default_factory=OllamaOptions)
     onnx: OnnxOptions = Field(default_factory=OnnxOptions)
     extra_args: list[str] = Field(default_factory=list)

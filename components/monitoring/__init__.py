@@ -12,7 +12,7 @@ from components.context import StackContext
 from components.k8s import objects
 from components.k8s.declare import declare
 
-from . import alerts, dashboards, helm, scrape
+from . import alerts, dashboards, helm, logs, scrape
 
 __all__ = ["Monitoring", "grafana_admin_secret"]
 
@@ -65,9 +65,26 @@ class Monitoring(pulumi.ComponentResource):
             declare(obj, ctx.opts(parent=self, namespace=ns, depends_on=after_chart))
         for obj in dashboards.dashboard_config_maps(cfg, endpoints):
             declare(obj, ctx.opts(parent=self, namespace=ns))
+        if logs.enabled(cfg):
+            self._logs(ctx, ns)
 
         self.grafana_port_forward = f"kubectl -n {ns} port-forward svc/{helm.GRAFANA_SERVICE} 3000:80"
         ctx.outputs["grafanaAdminPassword"] = self.grafana_admin_password
         ctx.outputs["grafana"] = {"portForward": self.grafana_port_forward, "url": "http://127.0.0.1:3000",
                                   "user": "admin"}
         self.register_outputs({"grafanaPortForward": self.grafana_port_forward})
+
+    def _logs(self, ctx: StackContext, ns: str) -> None:
+        """Loki (its rule files first), then the collector that pushes to it."""
+        cfg = ctx.cfg
+        blob, azure = None, []
+        if cfg.is_aks and ctx.platform is not None:
+            from .log_store import azure_log_store
+
+            blob, azure = azure_log_store(cfg, ctx.platform, self)
+        rules = [declare(logs.rules_config_map(cfg), ctx.opts(parent=self, namespace=ns))] if cfg.monitoring.logs.alerts else []
+        loki = _release(logs.LOKI_RELEASE, logs.loki_chart(), ns, logs.loki_values(cfg, blob),
+                        ctx.opts(parent=self, namespace=ns, depends_on=[*rules, *azure, self.release]))
+        _release(logs.ALLOY_RELEASE, logs.alloy_chart(), ns, logs.alloy_values(cfg),
+                 ctx.opts(parent=self, namespace=ns, depends_on=[loki]))
+        ctx.outputs["logs"] = {"loki": logs.loki_url(cfg), "grafanaExplore": "http://127.0.0.1:3000/explore"}

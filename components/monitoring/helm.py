@@ -109,7 +109,7 @@ def stack_values(cfg: StackConfig) -> dict:
             "resources": _resources("100m", "256Mi"),
             "containerSecurityContext": _hardened_container(),
         },
-        "kube-state-metrics": {"resources": _resources("50m", "256Mi")},
+        "kube-state-metrics": kube_state_metrics_values(cfg),
         # Node exporter reads the host (hostNetwork, hostPID, /proc, /sys): the monitoring namespace
         # needs Pod Security `privileged` for it. It tolerates every NoSchedule taint, so it covers GPU nodes.
         "prometheus-node-exporter": {"resources": _resources("50m", "64Mi")},
@@ -119,9 +119,46 @@ def stack_values(cfg: StackConfig) -> dict:
     return values
 
 
+def vpa_custom_resource_state() -> dict:
+    """kube-state-metrics custom-resource metrics for VPA recommendations (kube-state-metrics v2.20.0
+    docs/metrics/extend/customresourcestate-metrics.md; the subchart's `customResourceState` and
+    `rbac.extraRules` values). One metric per bound and resource; names in catalog.metrics.VPA_RECOMMENDATION."""
+    metrics = []
+    for bound, path in (("target", "target"), ("lowerbound", "lowerBound"), ("upperbound", "upperBound")):
+        for resource, unit in (("cpu", "core"), ("memory", "byte")):
+            metrics.append({
+                "name": f"verticalpodautoscaler_status_recommendation_containerrecommendations_{bound}",
+                "help": f"VPA {bound} recommendation for a container's {resource} request.",
+                "commonLabels": {"resource": resource, "unit": unit},
+                "each": {"type": "Gauge", "gauge": {"path": ["status", "recommendation", "containerRecommendations"],
+                                                    "labelsFromPath": {"container": ["containerName"]},
+                                                    "valueFrom": [path, resource]}},
+            })
+    return {"kind": "CustomResourceStateMetrics", "spec": {"resources": [{
+        "groupVersionKind": {"group": "autoscaling.k8s.io", "kind": "VerticalPodAutoscaler", "version": "v1"},
+        "labelsFromPath": {"verticalpodautoscaler": ["metadata", "name"], "namespace": ["metadata", "namespace"],
+                           "target_kind": ["spec", "targetRef", "kind"], "target_name": ["spec", "targetRef", "name"]},
+        "metrics": metrics}]}}
+
+
+def kube_state_metrics_values(cfg: StackConfig) -> dict:
+    from components.config.vertical import vpa_enabled
+
+    values: dict = {"resources": _resources("50m", "256Mi")}
+    if vpa_enabled(cfg):
+        values["customResourceState"] = {"enabled": True, "config": vpa_custom_resource_state()}
+        values["rbac"] = {"extraRules": [{"apiGroups": ["autoscaling.k8s.io"], "resources": ["verticalpodautoscalers"],
+                                          "verbs": ["list", "watch"]}]}
+    return values
+
+
 def grafana_values(cfg: StackConfig, ns: str) -> dict:
+    from . import logs
+
     g = cfg.monitoring.grafana
+    extra = {"additionalDataSources": [logs.grafana_datasource(cfg)]} if logs.enabled(cfg) else {}
     return {
+        **extra,
         "enabled": g.enabled,
         "fullnameOverride": GRAFANA_SERVICE,
         # The admin password comes from a Kubernetes Secret the kit creates from a Pulumi secret;

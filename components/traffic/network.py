@@ -44,6 +44,9 @@ KUBE_DNS = upstream.KUBE_DNS_LABELS.value
 CERT_MANAGER_CONTROLLER = upstream.CERT_MANAGER_CONTROLLER_LABELS.value
 ACME_SOLVER = upstream.ACME_SOLVER_LABELS.value
 ACME_SOLVER_PORT = upstream.ACME_SOLVER_PORT.value
+GRAFANA_POD = {"app.kubernetes.io/name": "grafana"}  # the grafana subchart's selector labels
+ALERTMANAGER_POD = {"app.kubernetes.io/name": "alertmanager"}
+NOT_LOKI = {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["loki"]}]}
 
 
 def _ns(name: str) -> dict:
@@ -175,8 +178,44 @@ def monitoring_policies(cfg: StackConfig) -> list[dict]:
     read the API server; KEDA queries Prometheus."""
     ns = cfg.namespaces.monitoring
     scrape = [{"to": [{"namespaceSelector": {}}]}, _any_destination(*API_SERVER_PORTS, *NODE_SCRAPE_PORTS)]
+    from components.monitoring import logs  # imported here: monitoring imports the traffic names
+
+    if logs.enabled(cfg):
+        base = _monitoring_base(cfg, scrape)
+        for policy in base[:2]:  # scraping, the API server and webhooks are not Loki's business
+            policy["spec"]["podSelector"] = NOT_LOKI
+        return [*log_policies(cfg), *base]
+    return [_same_namespace(ns), *_monitoring_base(cfg, scrape)]
+
+
+def log_policies(cfg: StackConfig) -> list[dict]:
+    """Loki talks only to the collector (push), Grafana (queries), Prometheus (its metrics), itself
+    (memberlist, gRPC) and Alertmanager (the ruler's alerts); everything else in the namespace keeps
+    the same-namespace allowance. On AKS it also reaches its blob storage over HTTPS."""
+    from components.monitoring import logs
+
+    ns = cfg.namespaces.monitoring
+    not_loki = NOT_LOKI
+    rest = {"apiVersion": API, "kind": "NetworkPolicy", "metadata": meta("allow-same-namespace", ns, LABELS),
+            "spec": {"podSelector": not_loki, "policyTypes": ["Ingress", "Egress"],
+                     "ingress": [{"from": [{"podSelector": not_loki}]}], "egress": [{"to": [{"podSelector": {}}]}]}}
+    readers = [{"podSelector": {"matchLabels": dict(logs.ALLOY_POD)}},
+               {"podSelector": {"matchLabels": GRAFANA_POD}}, {"podSelector": {"matchLabels": PROMETHEUS_POD}}]
+    loki_pods = [{"podSelector": {"matchLabels": dict(logs.LOKI_POD)}}]
+    egress = [{"to": loki_pods, "ports": _tcp(logs.LOKI_PORT, 7946, 9095)},
+              {"to": [{"podSelector": {"matchLabels": ALERTMANAGER_POD}}], "ports": _tcp(9093)}]
+    if cfg.is_aks:
+        egress.append({"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": _tcp(443)})  # Azure Blob Storage
+    loki = _policy("loki", ns, logs.LOKI_POD,
+                   ingress=[{"from": readers, "ports": _tcp(logs.LOKI_PORT)},
+                            {"from": loki_pods, "ports": _tcp(logs.LOKI_PORT, 7946, 9095)}],
+                   egress=egress)
+    return [rest, loki]
+
+
+def _monitoring_base(cfg: StackConfig, scrape: list[dict]) -> list[dict]:
+    ns = cfg.namespaces.monitoring
     return [
-        _same_namespace(ns),
         _policy("allow-scrape-and-api", ns, None, egress=scrape),
         _policy("allow-webhooks", ns, None, ingress=[{"ports": _tcp(*WEBHOOK_PORTS)}]),
         _policy("allow-keda-queries", ns, PROMETHEUS_POD,

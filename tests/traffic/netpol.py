@@ -33,9 +33,23 @@ class Node:
     ip: str = "10.224.0.4"
 
 
+def _expression(expr: dict, labels: dict[str, str]) -> bool:
+    key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values  # a missing label is "not in" (LabelSelector semantics)
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    raise AssertionError(f"unknown selector operator {op}")
+
+
 def _matches(selector: dict, labels: dict[str, str]) -> bool:
-    assert set(selector) <= {"matchLabels"}, f"evaluator does not support {selector}"
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, f"evaluator does not support {selector}"
+    return (all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+            and all(_expression(e, labels) for e in selector.get("matchExpressions", [])))
 
 
 def _peer_matches(peer: dict, other, policy_namespace: str) -> bool:
