@@ -153,6 +153,47 @@ def check_image_loader(kubeconfig: str | None, context: str) -> None:
                       f"make deploy side-loads the load-test image with `{flavor.cli}` ({flavor.install})")
 
 
+def vpa_recommenders(deployments: dict) -> list[str]:
+    """'namespace/name (image)' of every Deployment running a VPA recommender, from
+    `kubectl get deployments -A -o json` (the upstream install, the Fairwinds chart, a managed one)."""
+    from components.catalog.vpa import RECOMMENDER_IMAGE
+
+    found = []
+    for item in deployments.get("items") or []:
+        for c in item.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []:
+            if RECOMMENDER_IMAGE in c.get("image", ""):
+                found.append(f"{item['metadata']['namespace']}/{item['metadata']['name']} ({c['image']})")
+    return found
+
+
+def check_vpa(context: str, kubeconfig: str | None, wanted: bool) -> str:
+    """Which Vertical Pod Autoscaler an existing cluster runs. wanted: the stack's verticalScaling is on,
+    so a cluster without the VPA CRD is a missing prerequisite; otherwise only a hint."""
+    from components.catalog.vpa import CRD
+
+    if shutil.which("kubectl") is None:
+        if wanted:
+            raise Missing("kubectl is needed to check that the cluster runs a Vertical Pod Autoscaler "
+                          "(slmkit:verticalScaling.enabled is on): install kubectl")
+        return "VPA: not checked (no kubectl)"
+    base = ["kubectl", "--context", context] + (["--kubeconfig", kubeconfig] if kubeconfig else [])
+    crd = subprocess.run([*base, "get", "crd", CRD, "-o", "name"], capture_output=True, text=True, check=False, timeout=30)
+    if crd.returncode != 0:
+        if wanted:
+            raise Missing(f"the cluster has no Vertical Pod Autoscaler (CRD {CRD} not found): install one "
+                          "(github.com/kubernetes/autoscaler vertical-pod-autoscaler, or your platform's add-on), "
+                          "or set slmkit:verticalScaling.enabled: false")
+        return "VPA: none in the cluster"
+    listing = subprocess.run([*base, "get", "deployments", "-A", "-o", "json"], capture_output=True, text=True,
+                             check=False, timeout=60)
+    import json
+
+    found = vpa_recommenders(json.loads(listing.stdout or "{}")) if listing.returncode == 0 else []
+    which = ", ".join(found) if found else "its CRD (no recommender Deployment visible to you)"
+    hint = "" if wanted else "; set slmkit:verticalScaling.enabled: true for recommendations"
+    return f"VPA: {which}{hint}"
+
+
 def problems(loaded) -> tuple[list[str], str]:
     """(every missing prerequisite, the summary line when none is missing)."""
     found: list[str] = []
@@ -179,6 +220,11 @@ def problems(loaded) -> tuple[list[str], str]:
     if reachable and loaded.stack.gateway.enabled:
         note = attempt(check_gateway_api_crds, name, cluster.kubeconfig)
         crds = f"; {note}" if note else ""
+    if reachable:
+        from components.config.vertical import vpa_enabled
+
+        note = attempt(check_vpa, name, cluster.kubeconfig, vpa_enabled(loaded.stack))
+        crds += f"; {note}" if note else ""
     return found, f"ok: pulumi CLI found; kube context '{name}' reachable at {server}{crds}"
 
 

@@ -22,6 +22,7 @@ import gevent
 
 # Chunk fields that carry generated output (reasoning and tool calls are tokens too).
 _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls")
+REQUEST_ID_HEADER = "x-request-id"
 
 # Tokenization slack of the usage check. Bounds from the stream: each chunk carrying output holds at
 # least one token; each token (but special ones such as EOS or think markers, which decode to nothing)
@@ -130,6 +131,9 @@ def stream_request(session, path: str, body: dict, headers: dict, record: dict, 
         record["queue_delay_ms"] = max(0.0, (record["sent_at"] - record["scheduled_at"]) * 1000)
     state = {"chunk_times": [], "blank_chunks": 0, "last_chunk": None, "done": False}
     timer = gevent.Timeout(deadline_s, StreamDeadline) if deadline_s else None
+    # The record's id travels as x-request-id: the ONNX server logs it (the gateway preserves it), so a
+    # line of requests.jsonl leads to that request's server log lines (docs/monitoring.md#logs).
+    headers = {**headers, REQUEST_ID_HEADER: record["id"]}
     try:
         if timer:
             timer.start()

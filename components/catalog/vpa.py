@@ -22,3 +22,31 @@ CONTROLLED_VALUES = "RequestsAndLimits"
 UPDATER_MIN_REPLICAS = 2
 # Container images of the upstream recommender, which preflight looks for on existing clusters.
 RECOMMENDER_IMAGE = "vpa-recommender"
+
+
+def _object(properties: dict, required: tuple[str, ...] = ()) -> dict:
+    out = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+_QUANTITIES = {"type": "object", "additionalProperties": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
+# The part of the v1 openAPIV3Schema (SOURCE) the kit's VPAs use, strict like ../shared/crd-schemas'
+# `_strict` files. Used by the plan scan only while ../shared lacks the upstream schema file.
+SPEC_SCHEMA = _object({
+    "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+    "spec": _object({
+        "targetRef": _object({"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"}},
+                             ("kind", "name")),
+        "updatePolicy": _object({
+            "updateMode": {"type": "string", "enum": ["Off", "Initial", "Recreate", "InPlaceOrRecreate", "InPlace", "Auto"]},
+            "minReplicas": {"type": "integer", "format": "int32"}}),
+        "resourcePolicy": _object({"containerPolicies": {"type": "array", "items": _object({
+            "containerName": {"type": "string"},
+            "mode": {"type": "string", "enum": ["Auto", "Off"]},
+            "controlledResources": {"type": "array", "items": {"type": "string"}},
+            "controlledValues": {"type": "string", "enum": ["RequestsAndLimits", "RequestsOnly"]},
+            "minAllowed": _QUANTITIES, "maxAllowed": _QUANTITIES})}}),
+    }, ("targetRef",)),
+}, ("spec",))

@@ -9,7 +9,7 @@ components/catalog/metrics.py, plus the gateway's token counts, which also cover
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import common, dashboard, prometheus, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, logs, loki, prometheus, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as viz
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
@@ -137,6 +137,59 @@ def gpu_panels() -> list[timeseries.Panel]:
     ]
 
 
+# --- logs (Loki) and vertical scaling (VPA) ---------------------------------------------------------
+
+LOKI_DS = DataSourceRef(type_val="loki", uid="slmkit-loki")  # logs.DATASOURCE_UID (provisioned by helm.py)
+LATENCY_PANELS = ("Time to first token", "Inter-token latency", "End-to-end request latency")
+
+
+def server_logs_query(models_ns: str, server: str = "$server") -> str:
+    """LogQL for a server's pod logs; the stream labels are the collector's (logs.STREAM_LABELS)."""
+    return f'{{namespace="{models_ns}", server=~"{server}"}}'
+
+
+def logs_explore_url(models_ns: str) -> str:
+    """Grafana Explore on Loki for the clicked series' server over the dashboard's current time range
+    (zoom into a spike, then click it). Grafana fills the ${...} variables and URL-encodes the labels."""
+    import json
+    from urllib.parse import quote
+
+    query = f'{{namespace="{models_ns}", server="SERVER"}}'
+    panes = {"logs": {"datasource": LOKI_DS.uid, "queries": [{"refId": "A", "expr": query,
+                                                              "datasource": {"type": "loki", "uid": LOKI_DS.uid}}],
+                      "range": {"from": "FROM", "to": "TO"}}}
+    encoded = quote(json.dumps(panes, separators=(",", ":")), safe="")
+    return ("/explore?schemaVersion=1&orgId=1&panes=" + encoded.replace("SERVER", "${__field.labels.server:percentencode}")
+            .replace("FROM", "${__from}").replace("TO", "${__to}"))
+
+
+def with_logs_link(panel: timeseries.Panel, models_ns: str) -> timeseries.Panel:
+    link = dashboard.DashboardLink("Logs of this server in this time range").url(logs_explore_url(models_ns)).target_blank(True)
+    return panel.data_links([link])
+
+
+def logs_panel(models_ns: str) -> logs.Panel:
+    target = loki.Dataquery().expr(server_logs_query(models_ns)).ref_id("A").datasource(LOKI_DS).max_lines(500)
+    return (logs.Panel().title("Server logs").datasource(LOKI_DS).height(HEIGHT + 4).span(24)
+            .description("Pod logs of the selected servers (Loki). The ONNX server's lines carry the request_id the "
+                         "load-test gate records; add `|= \"<id>\"` in Explore to follow one request.")
+            .show_time(True).wrap_log_message(True).enable_log_details(True).sort_order("Descending")
+            .with_target(target))
+
+
+def vpa_panels() -> list[timeseries.Panel]:
+    rec = catalog.VPA_RECOMMENDATION
+    by = "target_name, container"
+    out = []
+    for resource, unit, title in (("cpu", "short", "VPA recommended CPU (cores)"), ("memory", "bytes", "VPA recommended memory")):
+        out.append(_panel(title, unit, [
+            (f'max by ({by}) ({rec["target"].name}{{resource="{resource}"}})', "{{target_name}}/{{container}} target"),
+            (f'max by ({by}) ({rec["upperbound"].name}{{resource="{resource}"}})', "{{target_name}}/{{container}} upper"),
+        ], "Requests the Vertical Pod Autoscaler recommends for the CPU servers and the gateway proxies "
+           "(updateMode Off: recommendations only, compare with resources in the stack file)."))
+    return out
+
+
 def _datasource_variable() -> dashboard.DatasourceVariable:
     return dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
 
@@ -149,8 +202,19 @@ def overview_dashboard(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> dic
                .with_variable(_datasource_variable())
                .with_variable(dashboard.CustomVariable("server").label("Server").values(names).include_all(True)
                               .all_value(".*").multi(True)))
+    from components.config.monitoring import logs_enabled
+    from components.config.vertical import vpa_enabled
+
+    with_logs = logs_enabled(cfg)
     for panel in overview_panels(engines, cfg.namespaces.models, cfg.gateway.enabled):
+        if with_logs and panel.build().title in LATENCY_PANELS:
+            panel = with_logs_link(panel, cfg.namespaces.models)
         builder = builder.with_panel(panel)
+    if vpa_enabled(cfg):
+        for panel in vpa_panels():
+            builder = builder.with_panel(panel)
+    if with_logs:
+        builder = builder.with_panel(logs_panel(cfg.namespaces.models))
     return _to_dict(builder)
 
 

@@ -48,4 +48,5 @@ def azure_log_store(cfg: StackConfig, platform, parent: pulumi.Resource) -> tupl
         "loki-federation", resource_group_name=platform.resource_group_name, resource_name_=identity.name,
         federated_identity_credential_resource_name="loki", issuer=platform.oidc_issuer_url,
         subject=federated_subject(cfg.namespaces.monitoring, LOKI_FULLNAME), audiences=[TOKEN_AUDIENCE], opts=child)
-    return AzureBlobStore(account.name, container.name, identity.client_id), [container, role, federation]
+    # The container name is fixed; the release waits for the container itself (depends_on).
+    return AzureBlobStore(account.name, CONTAINER, identity.client_id), [container, role, federation]

@@ -102,12 +102,28 @@ def plan_text(loaded: LoadedConfig, records: list[dict]) -> str:
     lines += ["", "Model servers"]
     for spec in cfg.servers:
         lines += [f"  {line}" for line in server_capacity_lines(loaded, spec)]
+    lines += ["", *vertical_plan_lines(cfg)]
     aks_lines = aks_plan_lines(cfg)  # AKS: vCPU quota per VM family, monthly cost per pool
     if aks_lines:
         lines += ["", *aks_lines]
     if loaded.warnings:
         lines += ["", "Warnings"] + [f"  {w}" for w in loaded.warning_lines()]
     return "\n".join(lines) + "\n"
+
+
+def vertical_plan_lines(cfg) -> list[str]:
+    """Which Deployments have a Vertical Pod Autoscaler, and why the others do not."""
+    from components.config.vertical import server_mode, vpa_enabled
+    from components.endpoints import server_endpoints
+    from components.traffic.vertical import vpa_summary
+
+    if not vpa_enabled(cfg):
+        return ["Vertical scaling", "  no VPA (verticalScaling.enabled is off; existing clusters: enable it once "
+                "preflight shows the cluster runs a VPA)"]
+    out = ["Vertical scaling (VPA; Off = recommendations only)", *[f"  {line}" for line in vpa_summary(cfg, server_endpoints(cfg))]]
+    out += [f"  {s.name}: no VPA (GPU server: sized by the capacity plan)" for s in cfg.servers
+            if server_mode(cfg, s) == "off" and s.gpus > 0]
+    return out
 
 
 def server_capacity_lines(loaded: LoadedConfig, spec) -> list[str]:

@@ -31,6 +31,7 @@ from components.config import NodePool, StackConfig
 from components.runner_access import runner_range
 from components.config.checks import gpu_of_pool
 from components.config.cluster import SYSTEM_POOL_NAME, AksCluster
+from components.config.vertical import vpa_enabled
 from components.k8s.declare import declare
 from components.platform import costs
 from components.platform.pools import (
@@ -167,6 +168,9 @@ def cluster_settings(cfg: StackConfig) -> dict[str, Any]:
                             "network_dataplane": "cilium", "network_policy": "cilium",  # NetworkPolicies are enforced
                             "load_balancer_sku": "standard"},
         "agent_pool_profiles": [system_pool_profile(cfg)],
+        # The managed Vertical Pod Autoscaler (recommender, updater, admission controller, CRDs):
+        # the kit's VPAs recommend requests for CPU servers and the gateway (components/traffic/vertical.py).
+        "workload_auto_scaler_profile": {"vertical_pod_autoscaler": {"enabled": vpa_enabled(cfg)}},
         "tags": tags(cfg),
     }
 

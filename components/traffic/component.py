@@ -10,7 +10,7 @@ from components.config import NAMESPACE
 from components.context import StackContext
 from components.k8s.declare import declare
 
-from . import autoscaling, gateway, keys, names, network, operators, ratelimit_store
+from . import autoscaling, gateway, keys, names, network, operators, ratelimit_store, vertical
 from .access import CERTIFICATE_READY_TIMEOUT, GatewayAccess
 
 
@@ -38,6 +38,11 @@ class Traffic(pulumi.ComponentResource):
         for obj in scaled:
             declare(obj, ctx.opts(parent=self, namespace=obj["metadata"]["namespace"],
                                   depends_on=[*operators_ready, *after]))
+
+        # VPAs only watch and recommend until a server opts into `vertical: auto`; the CRD comes with
+        # the cluster's VPA (AKS: the managed one the platform turns on).
+        for obj in vertical.vertical_pod_autoscalers(cfg, endpoints):
+            declare(obj, ctx.opts(parent=self, namespace=obj["metadata"]["namespace"], depends_on=after))
 
         self.api_keys: pulumi.Output | None = None
         if cfg.gateway.enabled:

@@ -57,6 +57,7 @@ def envoy_proxy(cfg: StackConfig) -> dict:
         "apiVersion": EG_API, "kind": "EnvoyProxy", "metadata": meta(names.ENVOY_PROXY, cfg.namespaces.gateway, LABELS),
         "spec": {"provider": {"type": "Kubernetes", "kubernetes": {
             "envoyDeployment": {
+                "name": names.PROXY_DEPLOYMENT,
                 "replicas": gw.proxy_replicas,
                 "pod": {"securityContext": pod_sc},
                 "container": {
@@ -191,6 +192,9 @@ def client_traffic_policy(cfg: StackConfig) -> dict:
         "spec": {
             "targetRefs": [_gateway_ref(cfg)],
             "connection": {"bufferLimit": gw.request_buffer_limit},
+            # Keep the client's x-request-id (the load-test gate's record id) so the ONNX server logs
+            # the same id; Envoy's default (Generate) replaces it at the edge.
+            "headers": {"requestID": "PreserveOrGenerate"},
             "timeout": {"http": {
                 "requestReceivedTimeout": "60s",  # a slow client cannot hold a connection open with half a prompt
                 "streamIdleTimeout": _seconds(gw.stream_idle_timeout_seconds),

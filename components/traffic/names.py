@@ -14,6 +14,9 @@ ROUTE = "slmkit-models"  # the AIGatewayRoute, in the models namespace
 # The proxies' Service (EnvoyProxy envoyService.name), in the system namespace where Envoy Gateway
 # runs the proxies: the in-cluster address of the gateway (load test, port-forward).
 PROXY_SERVICE = "slmkit-gateway"
+# The proxies' Deployment (EnvoyProxy envoyDeployment.name; unset, Envoy Gateway generates a hashed
+# name): fixed so the gateway's VerticalPodAutoscaler can name its target.
+PROXY_DEPLOYMENT = "slmkit-gateway"
 
 # Client API keys: an Opaque Secret in the gateway namespace, one data key per client name
 # (the format Envoy Gateway's SecurityPolicy apiKeyAuth reads). On AKS the Key Vault sync writes

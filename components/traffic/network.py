@@ -210,7 +210,9 @@ def log_policies(cfg: StackConfig) -> list[dict]:
                    ingress=[{"from": readers, "ports": _tcp(logs.LOKI_PORT)},
                             {"from": loki_pods, "ports": _tcp(logs.LOKI_PORT, 7946, 9095)}],
                    egress=egress)
-    return [rest, loki]
+    alertmanager = _policy("alertmanager-from-loki", ns, ALERTMANAGER_POD,
+                           ingress=[{"from": loki_pods, "ports": _tcp(9093)}])
+    return [rest, loki, alertmanager]
 
 
 def _monitoring_base(cfg: StackConfig, scrape: list[dict]) -> list[dict]:

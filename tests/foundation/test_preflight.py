@@ -233,3 +233,43 @@ def test_every_missing_prerequisite_is_reported_at_once(monkeypatch, tmp_path, c
 def test_azure_stacks_report_cli_kubelogin_together(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", tool_dir(tmp_path))
     assert [("Azure CLI" in m, "kubelogin" in m) for m in preflight.check_azure()] == [(True, False), (False, True)]
+
+
+# --- which Vertical Pod Autoscaler an existing cluster runs (a kubectl stand-in on PATH) --------------
+
+RECOMMENDER = {"items": [
+    {"metadata": {"namespace": "kube-system", "name": "vpa-recommender"},
+     "spec": {"template": {"spec": {"containers": [{"image": "registry.k8s.io/autoscaling/vpa-recommender:1.4.1"}]}}}},
+    {"metadata": {"namespace": "default", "name": "web"},
+     "spec": {"template": {"spec": {"containers": [{"image": "nginx:1.27"}]}}}}]}
+
+
+def fake_vpa_kubectl(tmp_path, monkeypatch, has_crd: bool) -> None:
+    import json
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    listing = tmp_path / "deployments.json"
+    listing.write_text(json.dumps(RECOMMENDER))
+    script = bin_dir / "kubectl"
+    script.write_text("#!/bin/sh\ncase \"$*\" in\n"
+                      f"  *'get crd'*) {'echo customresourcedefinition/x' if has_crd else 'echo NotFound >&2; exit 1'} ;;\n"
+                      f"  *'get deployments'*) cat {listing} ;;\nesac\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_preflight_names_the_clusters_vpa_and_hints_to_enable_it(tmp_path, monkeypatch):
+    fake_vpa_kubectl(tmp_path, monkeypatch, has_crd=True)
+    line = preflight.check_vpa("kind-slmkit", None, wanted=False)
+    assert line == ("VPA: kube-system/vpa-recommender (registry.k8s.io/autoscaling/vpa-recommender:1.4.1); "
+                    "set slmkit:verticalScaling.enabled: true for recommendations")
+    assert preflight.check_vpa("kind-slmkit", None, wanted=True).startswith("VPA: kube-system/vpa-recommender")
+
+
+def test_preflight_stops_when_the_stack_wants_a_vpa_the_cluster_lacks(tmp_path, monkeypatch):
+    fake_vpa_kubectl(tmp_path, monkeypatch, has_crd=False)
+    assert preflight.check_vpa("kind-slmkit", None, wanted=False) == "VPA: none in the cluster"
+    with pytest.raises(preflight.Missing, match="verticalScaling.enabled: false"):
+        preflight.check_vpa("kind-slmkit", None, wanted=True)

@@ -65,9 +65,14 @@ def test_secrets_stored_in_key_vault_as_pulumi_secrets(dev):
     assert not declared & {f"{models_ns}/slmkit-hf-token", f"{models_ns}/slmkit-server-api-key"}
 
 
+def _workload_federations(run) -> list[dict]:
+    """The workloads identity's credentials (Loki has an identity of its own: tests/platform/test_log_store.py)."""
+    return [r for r in run.of_type(FEDERATION) if run.inputs(FEDERATION, r["name"])["resourceName"] == "slmkit-prod-workloads"]
+
+
 def test_each_server_service_account_is_federated(prod):
     cluster_issuer = "https://oidc.offline.invalid/00000000-0000-0000-0000-0000000000a1/"
-    feds = [prod.inputs(FEDERATION, r["name"]) for r in prod.of_type(FEDERATION)]
+    feds = [prod.inputs(FEDERATION, r["name"]) for r in _workload_federations(prod)]
     ns = prod.loaded.stack.namespaces.models
     assert sorted(f["subject"] for f in feds) == sorted(f"system:serviceaccount:{ns}:{s.name}" for s in prod.loaded.stack.servers)
     assert all(f["issuer"] == cluster_issuer and f["audiences"] == [TOKEN_AUDIENCE] for f in feds)
@@ -75,7 +80,7 @@ def test_each_server_service_account_is_federated(prod):
 
 
 def test_federated_credentials_are_written_one_after_another(prod):
-    feds = prod.of_type(FEDERATION)
+    feds = _workload_federations(prod)
     assert len(feds) == 2
     assert feds[0]["urn"] in feds[1]["dependencies"]
 
