@@ -104,6 +104,9 @@ CRD_GROUPS: dict[str, str] = {
     "keda.sh": "keda",
     "monitoring.coreos.com": "kube-prometheus-stack",
     "secrets-store.csi.x-k8s.io": "aks-cluster",
+    # The managed VPA (workloadAutoScalerProfile) brings its CRDs with the cluster; existing clusters
+    # must already run a VPA (preflight checks) before verticalScaling is enabled.
+    "autoscaling.k8s.io": "aks-cluster",
 }
 
 # Controllers that need CRDs installed by another step before they start (catalog chart keys).
