@@ -188,7 +188,10 @@ def check_vpa(context: str, kubeconfig: str | None, wanted: bool) -> str:
                              check=False, timeout=60)
     import json
 
-    found = vpa_recommenders(json.loads(listing.stdout or "{}")) if listing.returncode == 0 else []
+    try:
+        found = vpa_recommenders(json.loads(listing.stdout or "{}")) if listing.returncode == 0 else []
+    except ValueError:  # not JSON (an old kubectl, a proxy's error page): the CRD alone is known
+        found = []
     which = ", ".join(found) if found else "its CRD (no recommender Deployment visible to you)"
     hint = "" if wanted else "; set slmkit:verticalScaling.enabled: true for recommendations"
     return f"VPA: {which}{hint}"
