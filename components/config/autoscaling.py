@@ -21,3 +21,10 @@ class ServerAutoscaling(ConfigModel):
     scale_up_stabilization_seconds: int = Field(default=60, ge=0, le=3600)
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     fallback_replicas: int | None = Field(default=None, ge=1)  # when Prometheus is unreachable; default replicas.min
+
+
+def trigger_types(spec) -> set[str]:
+    """KEDA trigger types of a server's ScaledObject: every trigger the kit builds is a Prometheus query
+    (components/traffic/autoscaling.py `_trigger`; tests/traffic/test_vertical.py holds the two together).
+    A CPU or memory trigger added there must be added here, so vertical: auto is refused beside it."""
+    return {"prometheus"}

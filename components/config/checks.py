@@ -250,14 +250,10 @@ def _gateway_problems(cfg: StackConfig) -> list[Problem]:
 
 
 def _resource_trigger_types(cfg: StackConfig, spec: ServerSpec) -> set[str]:
-    """Trigger types of the ScaledObject the kit would render for this server (none without one)."""
-    if not autoscaler_wanted(spec):
-        return set()
-    from components.endpoints import server_endpoints  # imported here: endpoints imports the config
-    from components.traffic.autoscaling import triggers
+    """Trigger types of the ScaledObject the kit renders for this server (none without one)."""
+    from .autoscaling import trigger_types
 
-    ep = next(e for e in server_endpoints(cfg) if e.name == spec.name)
-    return {t["type"] for t in triggers(cfg, ep)}
+    return trigger_types(spec) if autoscaler_wanted(spec) else set()
 
 
 def autoscaler_wanted(spec: ServerSpec) -> bool:

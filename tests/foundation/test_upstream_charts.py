@@ -57,6 +57,25 @@ NOTED_VERSIONS: dict[str, tuple[str, str]] = {}
 REVIEWED_WITHOUT_DATA: dict[str, tuple[str, tuple[str, ...], str]] = {
     "gateway-crds-helm": ("v1.9.0", ("crds.gatewayAPI.enabled", "crds.gatewayAPI.channel", "crds.envoyGateway.enabled"),
                           "github.com/envoyproxy/gateway v1.9.0 charts/gateway-crds-helm/values.yaml (all of it)"),
+    # Logs (issue 21): keys read in the pinned charts' values.yaml (verified key by key against the files
+    # at these tags, tests/monitoring/test_logs.py repeats it once ../shared holds them); subtrees the
+    # chart passes through as free-form config end at their parent.
+    "loki": ("18.11.0", ('backend.replicas', 'chunksCache.enabled', 'defaults.automountServiceAccountToken', 'deploymentMode',
+                         'fullnameOverride', 'gateway.enabled', 'loki.analytics', 'loki.auth_enabled',
+                         'loki.commonConfig.replication_factor', 'loki.compactor', 'loki.limits_config', 'loki.rulerConfig',
+                         'loki.schemaConfig', 'loki.storage', 'lokiCanary.enabled', 'minio.enabled', 'read.replicas',
+                         'resultsCache.enabled', 'ruler.directories', 'serviceAccount.annotations',
+                         'serviceAccount.automountServiceAccountToken', 'serviceAccount.create', 'sidecar.rules.enabled',
+                         'singleBinary.persistence.enabled', 'singleBinary.persistence.size', 'singleBinary.persistence.storageClass',
+                         'singleBinary.podLabels', 'singleBinary.replicas', 'singleBinary.resources', 'singleBinary.sidecar',
+                         'test.enabled', 'write.replicas'),
+             "github.com/grafana-community/helm-charts tag loki-18.11.0 charts/loki/values.yaml"),
+    "alloy": ("1.11.1", ('alloy.configMap.content', 'alloy.configMap.create', 'alloy.enableReporting',
+                         'alloy.mounts.dockercontainers', 'alloy.mounts.extra', 'alloy.mounts.varlog', 'alloy.resources',
+                         'alloy.securityContext', 'alloy.storagePath', 'configReloader.resources', 'controller.replicas',
+                         'controller.type', 'controller.volumes.extra', 'crds.create', 'fullnameOverride',
+                         'global.podSecurityContext', 'rbac.create', 'rbac.namespaces', 'rbac.rules'),
+              "github.com/grafana/alloy tag helm-chart/1.11.1 operations/helm/charts/alloy/values.yaml"),
 }
 
 

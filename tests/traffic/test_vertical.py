@@ -130,3 +130,15 @@ def test_update_modes_are_in_the_upstream_enum(mode):
 def test_the_gateway_keeps_the_clients_request_id():
     cfg = loaded([ONNX], gateway={"enabled": True}).stack
     assert gateway.client_traffic_policy(cfg)["spec"]["headers"] == {"requestID": "PreserveOrGenerate"}
+
+
+def test_the_configs_trigger_types_are_the_ones_the_scaled_objects_use():
+    from components.config.autoscaling import trigger_types
+    from components.traffic.autoscaling import scaled_objects
+
+    cfg = loaded([server(VLLM, autoscaling={"kvCacheThreshold": 0.8}), ONNX, OLLAMA], gateway={"enabled": True}).stack
+    objs = scaled_objects(cfg, server_endpoints(cfg))
+    assert len(objs) == 3
+    for obj in objs:
+        spec = next(s for s in cfg.servers if s.name == obj["metadata"]["name"])
+        assert {t["type"] for t in obj["spec"]["triggers"]} <= trigger_types(spec)
