@@ -198,45 +198,5 @@ def test_loki_is_reached_by_the_collector_grafana_and_prometheus_only():
     assert allowed(policies, _monitoring_pod(network.GRAFANA_POD), _monitoring_pod(network.PROMETHEUS_POD), 9090)
 
 
-# --- the pinned charts' own data (../shared/upstream-charts: not there yet for Loki and Alloy) --------
-
-def _chart_dir(key: str) -> Path:
-    from components.catalog.charts import CHARTS
-    from tests.fixtures.shared import shared_path
-
-    chart = CHARTS[key]
-    return shared_path("upstream-charts", f"{chart.name}-{chart.version}")
-
-
-def _leaf_paths(node, prefix=()):
-    if isinstance(node, dict) and node:
-        for k, v in node.items():
-            yield from _leaf_paths(v, (*prefix, k))
-    else:
-        yield prefix
-
-
-# Values whose subtree is free-form Loki/Kubernetes config in the chart (`@schema additionalProperties:true`).
-_FREE_FORM = {("loki", "limits_config"), ("loki", "compactor"), ("loki", "rulerConfig"), ("loki", "storage"),
-              ("loki", "analytics"), ("loki", "schemaConfig"), ("singleBinary", "resources"), ("ruler", "directories"),
-              ("singleBinary", "podLabels"), ("serviceAccount", "annotations"), ("alloy", "resources"),
-              ("alloy", "securityContext"), ("global", "podSecurityContext"), ("configReloader", "resources")}
-
-
-@pytest.mark.parametrize("key, values", [("loki", lambda: logs.loki_values(dev(), logs.AzureBlobStore("a", "c", "i"))),
-                                         ("alloy", lambda: logs.alloy_values(dev()))])
-def test_every_value_the_kit_sets_is_one_the_pinned_chart_has(key, values):
-    chart = _chart_dir(key)
-    upstream = yaml.safe_load((chart / "values.yaml").read_text())
-    for path in _leaf_paths(values()):
-        node = upstream
-        for i, part in enumerate(path):
-            if path[:i] in _FREE_FORM or not isinstance(node, dict):
-                break
-            assert part in node, f"{key}: {'.'.join(map(str, path))} is not a value of {chart.name}"
-            node = node[part]
-    schema = chart / "values.schema.json"
-    if schema.is_file():
-        import jsonschema
-
-        jsonschema.validate(values(), json.loads(schema.read_text()))
+# The Loki and Alloy values are checked key by key in tests/foundation/test_upstream_charts.py against a
+# list read at the pinned tags (REVIEWED_WITHOUT_DATA): ../shared/upstream-charts holds neither chart yet.

@@ -19,7 +19,6 @@ from components.monitoring import dashboards, helm
 from components.offline.render import vertical_plan_lines
 from components.platform.aks import cluster_settings
 from components.traffic import gateway, names, vertical
-from tests.fixtures.shared import shared_path
 
 from .configs import ONNX, OLLAMA, VLLM, loaded, problems, server, warnings
 
@@ -111,14 +110,6 @@ def test_vpas_pass_the_kits_schema_and_it_rejects_mistakes():
     bad["spec"]["updatePolicy"]["updateMode"] = "Always"
     bad["spec"]["resourcePolicy"]["containerPolicies"][0]["controlled"] = "x"
     assert len(list(validator.iter_errors(bad))) == 2
-
-
-def test_vpas_pass_the_upstream_crd_schema():
-    path = shared_path("crd-schemas", "autoscaling.k8s.io_verticalpodautoscaler_v1_strict.json")
-    validator = jsonschema.Draft7Validator(json.loads(path.read_text()))
-    cfg = loaded([server(ONNX, vertical="auto"), OLLAMA], gateway={"enabled": True}, **ON).stack
-    for obj in vpas(cfg).values():
-        assert not list(validator.iter_errors(obj)), obj["metadata"]["name"]
 
 
 @pytest.mark.parametrize("mode", ["recommend", "auto"])
