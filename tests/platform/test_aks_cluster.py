@@ -22,16 +22,6 @@ ROLE = "azure-native:authorization:RoleAssignment"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
-@pytest.fixture(scope="module")
-def dev():
-    return run(stack_raw("dev"), "dev")
-
-
-@pytest.fixture(scope="module")
-def prod():
-    return run(stack_raw("prod"), "prod")
-
-
 def test_cluster_has_oidc_workload_identity_entra_rbac_and_no_local_accounts(dev):
     c = dev.inputs(CLUSTER)
     assert c["oidcIssuerProfile"] == {"enabled": True}

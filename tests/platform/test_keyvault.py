@@ -30,11 +30,6 @@ def dev():
     return run(raw, "dev")
 
 
-@pytest.fixture(scope="module")
-def prod():
-    return run(stack_raw("prod"), "prod")
-
-
 def test_vault_uses_rbac_and_purge_protection_only_in_prod(dev, prod):
     d, p = dev.inputs(VAULT)["properties"], prod.inputs(VAULT)["properties"]
     assert d["enableRbacAuthorization"] is True and p["enableRbacAuthorization"] is True

@@ -3,22 +3,13 @@ with exactly Loki's service account, whose client id and account name reach the 
 
 from __future__ import annotations
 
-import pytest
-
 from components.monitoring import logs
 from components.monitoring.log_store import CONTAINER, ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
-
-from .harness import run, stack_raw
 
 ACCOUNT = "azure-native:storage:StorageAccount"
 FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
 ROLE = "azure-native:authorization:RoleAssignment"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-
-
-@pytest.fixture(scope="module")
-def dev():
-    return run(stack_raw("dev"), "dev")
 
 
 def test_the_account_takes_no_shared_keys_and_no_public_blobs(dev):
