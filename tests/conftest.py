@@ -1,9 +1,10 @@
 """Shared fixtures for the whole suite, registered as plugins so every folder can use them."""
 
 pytest_plugins = [
+    # First: the others import it, and pytest rewrites a plugin's asserts only if it imports it first.
+    "tests.fixtures.shared",  # shared_dir, shared_path(): upstream data in ../shared, skipped clearly where absent
     "tests.fixtures.plans",  # rendered_plans: the offline plan of every stack in stacks/
     "tests.fixtures.onnx_fixtures",  # tiny_onnx_model_dir, onnx_server: the kit's ONNX server on loopback
-    "tests.fixtures.shared",  # shared_dir, shared_path(): upstream data in ../shared, skipped clearly where absent
 ]
 
 

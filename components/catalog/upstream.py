@@ -86,6 +86,23 @@ KUBELET_PORT = Fact(10250, "kubernetes docs reference/networking/ports-and-proto
 KUBE_DNS_LABELS = Fact({"k8s-app": "kube-dns"}, "kubernetes cluster/addons/dns/coredns (the label AKS and kubeadm "
                        "keep on CoreDNS pods)", "v1.31+")
 
+# --- Azure (AKS) load balancer ---------------------------------------------------------------------
+# A LoadBalancer Service with this annotation gets a public DNS name under Azure's own zone; the
+# label must be unique in the Azure location. The gateway's private-CA certificate names it, so a
+# runner-side gate can call dev/staging by name (components/traffic/access.py).
+AZURE_DNS_LABEL_ANNOTATION = Fact(
+    "service.beta.kubernetes.io/azure-dns-label-name",
+    "MicrosoftDocs/azure-aks-docs articles/aks/static-ip.md \"Apply a DNS label to the service\"; "
+    "kubernetes-sigs/cloud-provider-azure pkg/consts/consts.go ServiceAnnotationDNSLabelName", "ms.date 2023-02-27")
+AZURE_DNS_LABEL_FQDN = Fact(
+    "{label}.{location}.cloudapp.azure.com",
+    "MicrosoftDocs/azure-aks-docs articles/aks/static-ip.md (\"Azure automatically appends ... <location>.cloudapp.azure.com\")",
+    "ms.date 2023-02-27")
+AZURE_DNS_LABEL_PATTERN = Fact(
+    r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$",
+    "Azure/azure-rest-api-specs network checkDnsNameAvailability domainNameLabel (\"must conform to the following "
+    "regular expression\")", "2026-12-03")
+
 # --- DCGM exporter ---------------------------------------------------------------------------------
 GPU_OPERATOR_DCGM_SERVICE = Fact(
     {"labels": {"app": "nvidia-dcgm-exporter"}, "port_name": "gpu-metrics", "port": 9400},

@@ -51,6 +51,15 @@ class StackConfig(ConfigModel):
         return self.cluster.kind == "aks"
 
     @property
+    def uses_azure_dns_label(self) -> bool:
+        """An AKS gateway on a public load balancer without a hostname of its own gets a name in
+        Azure's zone (`<label>.<location>.cloudapp.azure.com`, components/traffic/access.py
+        azure_host): what a runner-side gate calls, and a name the private-CA certificate can carry
+        (the address changes with the Service; a name does not)."""
+        gw = self.gateway
+        return gw.enabled and self.is_aks and gw.hostname is None and gw.service_type == "LoadBalancer"
+
+    @property
     def secret_provider(self) -> str:
         if self.secrets.provider == "auto":
             return "keyvault" if self.is_aks else "kubernetes"

@@ -233,6 +233,8 @@ def _gateway_problems(cfg: StackConfig) -> list[Problem]:
         problems.append(Problem("slmkit:gateway.rateLimit", gw.rate_limit.model_dump(by_alias=True), "rate limits are enforced by the gateway, which is off", "set slmkit:gateway.enabled: true or remove rateLimit"))
     if not gw.enabled:
         return problems
+    if gw.azure_dns_label and not cfg.uses_azure_dns_label:
+        problems.append(Problem("slmkit:gateway.azureDnsLabel", gw.azure_dns_label, "an Azure DNS name is given only to an AKS gateway on a LoadBalancer without gateway.hostname", "remove azureDnsLabel, or use it on AKS with serviceType: LoadBalancer and no hostname"))
     letsencrypt = gw.tls.issuer.startswith("letsencrypt")
     if letsencrypt and not gw.tls.email:
         problems.append(Problem("slmkit:gateway.tls.email", None, "Let's Encrypt needs a contact email", "set gateway.tls.email"))

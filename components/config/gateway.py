@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from components.catalog import upstream
 from components.k8s.quantity import parse_quantity
 
 from .base import ConfigModel
@@ -31,6 +32,9 @@ class RateLimit(ConfigModel):
 class Gateway(ConfigModel):
     enabled: bool = True
     hostname: str | None = None  # e.g. llm.example.com; None: any host (local, self-signed)
+    # AKS without a hostname: the label of the gateway's Azure DNS name <label>.<location>.cloudapp.azure.com
+    # (unique in the Azure location). None: slmkit-<environment>-<8 random characters>, kept in the state.
+    azure_dns_label: str | None = Field(default=None, pattern=upstream.AZURE_DNS_LABEL_PATTERN.value)
     tls: Tls = Field(default_factory=Tls)
     # One key per name; several names let a key be rotated while the other keeps working.
     api_key_names: list[str] = Field(default_factory=lambda: ["primary", "secondary"], min_length=1)

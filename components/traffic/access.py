@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.catalog import upstream
 from components.config import StackConfig
 
 from . import names
@@ -23,8 +24,9 @@ CERTIFICATE_READY_TIMEOUT = "20m"
 
 
 def public_url(cfg: StackConfig) -> str:
-    """What clients put in their OpenAI base URL (without a hostname: the in-cluster Service,
-    or https://localhost:8443/v1 through a port-forward)."""
+    """What in-cluster clients put in their OpenAI base URL: the hostname when set, else the proxy
+    Service (https://localhost:8443/v1 through a port-forward). From outside, an AKS gateway without a
+    hostname is called by its Azure DNS name (azure_host)."""
     host = cfg.gateway.hostname or names.proxy_service_host(cfg.namespaces.system)
     return f"https://{host}/v1"
 
@@ -32,6 +34,13 @@ def public_url(cfg: StackConfig) -> str:
 def base_url(cfg: StackConfig) -> str:
     """The same without `/v1` (the load test adds the paths itself)."""
     return public_url(cfg).removesuffix("/v1")
+
+
+def azure_host(cfg: StackConfig, label):
+    """The gateway's public name on AKS when `cfg.uses_azure_dns_label` (label: str or Output)."""
+    if isinstance(label, pulumi.Output):
+        return label.apply(lambda value: azure_host(cfg, value))
+    return upstream.AZURE_DNS_LABEL_FQDN.value.format(label=label, location=cfg.cluster.location)
 
 
 def uses_private_ca(cfg: StackConfig) -> bool:

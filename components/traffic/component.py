@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 import pulumi_tls as tls
 
 from components.config import NAMESPACE
@@ -11,7 +12,7 @@ from components.context import StackContext
 from components.k8s.declare import declare
 
 from . import autoscaling, gateway, keys, names, network, operators, ratelimit_store, vertical
-from .access import CERTIFICATE_READY_TIMEOUT, GatewayAccess
+from .access import CERTIFICATE_READY_TIMEOUT, GatewayAccess, azure_host
 
 
 class Traffic(pulumi.ComponentResource):
@@ -100,8 +101,9 @@ class Traffic(pulumi.ComponentResource):
                                    ctx.opts(parent=self, namespace=cfg.namespaces.models)))
         if gateway.uses_private_ca(cfg):
             secrets += self._private_ca(ctx)
+        dns_label = self._azure_dns_label(ctx) if cfg.uses_azure_dns_label else None
         ready = []
-        for obj in gateway.gateway_objects(cfg, endpoints):
+        for obj in gateway.gateway_objects(cfg, endpoints, dns_label):
             is_certificate = obj["kind"] == "Certificate" and obj["metadata"]["name"] == names.CERTIFICATE
             timeouts = pulumi.CustomTimeouts(create=CERTIFICATE_READY_TIMEOUT, update=CERTIFICATE_READY_TIMEOUT) \
                 if is_certificate else None
@@ -113,7 +115,19 @@ class Traffic(pulumi.ComponentResource):
         ctx.gateway = GatewayAccess(self.api_keys, list(cfg.gateway.api_key_names), ready)
         ctx.outputs["gatewayApiKeys"] = self.api_keys
         ctx.outputs["gatewayModels"] = sorted(n for ep in endpoints for n in ep.served_names)
-        ctx.outputs["gatewayUrl"] = gateway.public_url(cfg)
+        # From outside the cluster: the hostname, or on AKS the Azure DNS name (the certificate names both).
+        ctx.outputs["gatewayUrl"] = pulumi.Output.concat("https://", azure_host(cfg, dns_label), "/v1") \
+            if dns_label is not None else gateway.public_url(cfg)
+
+    def _azure_dns_label(self, ctx: StackContext):
+        """`gateway.azureDnsLabel`, else `slmkit-<environment>-<8 random characters>`: unique in the Azure
+        location (Azure's rule), and kept in the state, so the name and the certificate stay put."""
+        cfg = ctx.cfg
+        if cfg.gateway.azure_dns_label:
+            return cfg.gateway.azure_dns_label
+        suffix = random.RandomString("gateway-dns-label", length=8, special=False, upper=False,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        return pulumi.Output.concat(f"slmkit-{cfg.environment}-", suffix.result)
 
 
 def ca_client_namespaces(cfg) -> list[str]:

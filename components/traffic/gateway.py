@@ -11,13 +11,14 @@ The route lives next to the servers so the server key Secret never leaves the mo
 from __future__ import annotations
 
 from components import chat_ui
+from components.catalog import upstream
 from components.config import StackConfig
 from components.endpoints import ServerEndpoint
 from components.k8s.objects import meta
 from components.k8s.security import container_security_context
 
 from . import names
-from .access import WAIT_FOR, issuer_name, public_url, uses_private_ca
+from .access import WAIT_FOR, azure_host, issuer_name, public_url, uses_private_ca
 from .routing import routing_table
 
 __all__ = ["issuer_name", "public_url", "uses_private_ca"]  # the clients' facts live in access.py
@@ -47,10 +48,14 @@ def gateway_class() -> dict:
             "spec": {"controllerName": names.ENVOY_GATEWAY_CONTROLLER_NAME}}
 
 
-def envoy_proxy(cfg: StackConfig) -> dict:
+def envoy_proxy(cfg: StackConfig, dns_label=None) -> dict:
     """How Envoy Gateway runs this Gateway's proxies: hardened pods, sized, and the Service type
-    (ClusterIP for stacks reached by port-forward)."""
+    (ClusterIP for stacks reached by port-forward). `dns_label` (str or Output, when
+    `cfg.uses_azure_dns_label`) gives the Service its Azure DNS name."""
     gw = cfg.gateway
+    service = {"name": names.PROXY_SERVICE, "type": gw.service_type}
+    if dns_label is not None:
+        service["annotations"] = {upstream.AZURE_DNS_LABEL_ANNOTATION.value: dns_label}
     pod_sc = {"runAsNonRoot": True, "runAsUser": ENVOY_UID, "runAsGroup": ENVOY_UID,
               "seccompProfile": {"type": "RuntimeDefault"}}
     return {
@@ -66,7 +71,7 @@ def envoy_proxy(cfg: StackConfig) -> dict:
                                   "limits": {"cpu": "2", "memory": "1Gi"}},
                 },
             },
-            "envoyService": {"name": names.PROXY_SERVICE, "type": gw.service_type},
+            "envoyService": service,
         }}},
     }
 
@@ -146,11 +151,14 @@ def ca_bundle(namespace: str, cert_pem) -> dict:
 
 
 
-def certificate(cfg: StackConfig) -> dict:
+def certificate(cfg: StackConfig, public_host=None) -> dict:
     """Let's Encrypt certifies the public hostname only. A self-signed certificate also names what
-    in-cluster clients (the load test) and port-forwarded clients dial."""
+    in-cluster clients (the load test) and port-forwarded clients dial, and on AKS the gateway's
+    Azure DNS name (`public_host`, str or Output), which a runner-side gate calls."""
     gw = cfg.gateway
     dns = [gw.hostname] if gw.hostname else []
+    if public_host is not None:
+        dns.append(public_host)
     if gw.tls.issuer == "self-signed":
         dns += [names.proxy_service_host(cfg.namespaces.system), "localhost"]
     return {
@@ -296,9 +304,13 @@ def _rule_name(model: str) -> str:
     return f"model-{out}"[:63].rstrip("-")
 
 
-def gateway_objects(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[dict]:
-    """Everything the gateway declares except Secrets (they carry Pulumi secret values)."""
-    objs = [gateway_class(), envoy_proxy(cfg), gateway(cfg), issuer(cfg), certificate(cfg),
+def gateway_objects(cfg: StackConfig, endpoints: list[ServerEndpoint], dns_label=None) -> list[dict]:
+    """Everything the gateway declares except Secrets (they carry Pulumi secret values).
+    `dns_label`: the Azure DNS label when `cfg.uses_azure_dns_label` (components/traffic/component.py)."""
+    if cfg.uses_azure_dns_label and dns_label is None:
+        raise ValueError("an AKS gateway without a hostname needs its Azure DNS label (dns_label)")
+    public_host = azure_host(cfg, dns_label) if dns_label is not None else None
+    objs = [gateway_class(), envoy_proxy(cfg, dns_label), gateway(cfg), issuer(cfg), certificate(cfg, public_host),
             security_policy(cfg), client_traffic_policy(cfg), rate_limit_policy(cfg)]
     objs += [backend(ep) for ep in endpoints]
     objs += [ai_service_backend(ep) for ep in endpoints]
