@@ -69,18 +69,20 @@ KEDA_METRICS_API_PORT = Fact(6443, "keda chart values.yaml service.portHttpsTarg
                              "service.portHttpsTarget")
 KEDA_WEBHOOK_PORT = Fact(9443, "keda chart values.yaml webhooks.port (empty: the documented default 9443)", "2.20.2")
 
-# --- kube-prometheus-stack (operator v0.93) ---------------------------------------------------------
+# --- kube-prometheus-stack 88.5.3 (appVersion: prometheus-operator v0.93.1) -----------------------------
 PROMETHEUS_POD_LABELS = Fact({"app.kubernetes.io/name": "prometheus"},
-                             "prometheus-operator pkg/prometheus/server statefulset pod labels", "v0.93")
-PROMETHEUS_PORT = Fact(9090, "kube-prometheus-stack values.yaml prometheus.service.port", "89.2.3",
+                             "prometheus-operator pkg/prometheus/server/operator.go makeSelectorLabels "
+                             "(applicationNameLabelValue), merged into the pod labels by statefulset.go",
+                             "v0.93.0 (the nearest tag to the chart's appVersion v0.93.1)")
+PROMETHEUS_PORT = Fact(9090, "kube-prometheus-stack values.yaml prometheus.service.port", "88.5.3",
                        "kube-prometheus-stack", "prometheus.service.port")
 PROMETHEUS_OPERATOR_WEBHOOK_PORT = Fact(10250, "kube-prometheus-stack values.yaml prometheusOperator.tls.internalPort",
-                                        "89.2.3", "kube-prometheus-stack", "prometheusOperator.tls.internalPort")
+                                        "88.5.3", "kube-prometheus-stack", "prometheusOperator.tls.internalPort")
 # Node exporter runs in the node's network namespace: its address is a node address, which
 # NetworkPolicy ipBlock cannot select on AKS with Cilium (components/traffic/network.py).
-NODE_EXPORTER_HOST_NETWORK = Fact(True, "prometheus-node-exporter subchart values.yaml hostNetwork", "89.2.3",
+NODE_EXPORTER_HOST_NETWORK = Fact(True, "prometheus-node-exporter subchart values.yaml hostNetwork", "88.5.3",
                                   "kube-prometheus-stack", "hostNetwork", "charts/prometheus-node-exporter/values.yaml")
-NODE_EXPORTER_PORT = Fact(9100, "prometheus-node-exporter subchart values.yaml service.port", "89.2.3",
+NODE_EXPORTER_PORT = Fact(9100, "prometheus-node-exporter subchart values.yaml service.port", "88.5.3",
                           "kube-prometheus-stack", "service.port", "charts/prometheus-node-exporter/values.yaml")
 KUBELET_PORT = Fact(10250, "kubernetes docs reference/networking/ports-and-protocols (kubelet API)", "v1.31+")
 KUBE_DNS_LABELS = Fact({"k8s-app": "kube-dns"}, "kubernetes cluster/addons/dns/coredns (the label AKS and kubeadm "
@@ -106,9 +108,9 @@ AZURE_DNS_LABEL_PATTERN = Fact(
 # --- DCGM exporter ---------------------------------------------------------------------------------
 GPU_OPERATOR_DCGM_SERVICE = Fact(
     {"labels": {"app": "nvidia-dcgm-exporter"}, "port_name": "gpu-metrics", "port": 9400},
-    "NVIDIA/gpu-operator assets/state-dcgm-exporter/0600_service.yaml", "v25.10.1 (read on main)")
-DCGM_EXPORTER_PORT = Fact(9400, "dcgm-exporter chart values.yaml service.port", "4.8.3", "dcgm-exporter", "service.port")
-DCGM_EXPORTER_PORT_NAME = Fact("metrics", "NVIDIA/dcgm-exporter deployment/templates/service.yaml", "4.8.3")
+    "NVIDIA/gpu-operator assets/state-dcgm-exporter/0400_service.yaml", "v25.10.1")
+DCGM_EXPORTER_PORT = Fact(9400, "dcgm-exporter chart values.yaml service.port", "4.8.2", "dcgm-exporter", "service.port")
+DCGM_EXPORTER_PORT_NAME = Fact("metrics", "NVIDIA/dcgm-exporter deployment/templates/service.yaml", "4.8.2 (tag 4.5.3-4.8.2)")
 
 # Which release installs the CRDs of each API group the kit's custom resources use (catalog chart
 # keys), so the offline plan can prove each custom resource waits for its CRDs.

@@ -51,6 +51,13 @@ def test_every_fact_names_its_source_and_version():
         assert fact.chart is None or fact.chart in CHARTS, name
 
 
+def test_chart_backed_facts_were_read_at_the_pinned_chart_version():
+    """A fact read in a chart the catalog no longer pins is a fact about another release."""
+    for name, fact in upstream.all_facts().items():
+        if fact.chart is not None:
+            assert fact.version == CHARTS[fact.chart].version, f"{name}: read at {fact.version}, pinned {CHARTS[fact.chart].version}"
+
+
 def test_chart_backed_facts_match_the_pinned_charts_values():
     checked, notes = [], set()
     for name, fact in upstream.all_facts().items():
