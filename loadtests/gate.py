@@ -24,6 +24,7 @@ import httpx
 from loadtests import EXIT_PREFLIGHT_FAILED
 from loadtests.deadline import (KILL_GRACE_S, PREFLIGHT_SLACK_S, PREFLIGHT_TIMEOUT_S, REPORT_DEADLINE_S, SMOKE_DEADLINE_MAX_S,
                                 PhaseDeadline, fetch, load_deadline_s, positive_seconds, run_with_deadline)
+from loadtests.gate_result import publish_from_env
 from loadtests.metrics import check_validity, compute_metrics, evaluate_rules, phase, verdict
 from loadtests.profile import Profile, ProfileError, Rule, gate_rules, load_profile
 from loadtests.prompts import PromptError, dataset_prompts
@@ -296,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = base_summary(profile, target, out_dir)
         summary.update(verdict="preflight_failed", preflight={"passed": False, "problem": problem})
         finish(summary, [], out_dir)
-        print(summary_text(summary))
-        return EXIT_PREFLIGHT_FAILED
+        return conclude(summary, EXIT_PREFLIGHT_FAILED, args)
     smoke_lines, smoke_cases = None, None
     if not args.no_smoke:
         deadline_s = args.smoke_deadline or min(SMOKE_DEADLINE_MAX_S, 15 * args.smoke_timeout)
@@ -312,9 +312,17 @@ def main(argv: list[str] | None = None) -> int:
             summary = base_summary(profile, target, out_dir)
             summary.update(verdict="preflight_failed", preflight={"passed": False, "problem": problem})
             finish(summary, [], out_dir, smoke_cases)
-            print(summary_text(summary, smoke_lines))
-            return EXIT_PREFLIGHT_FAILED
+            return conclude(summary, EXIT_PREFLIGHT_FAILED, args, smoke_lines)
     profile = profile.model_copy(update={"workload": profile.workload.model_copy(update={"model": target.model})})
     summary = execute_load(profile, target, out_dir, smoke_cases)
-    print(summary_text(summary, smoke_lines))
-    return EXIT_CODES[summary["verdict"]]
+    return conclude(summary, EXIT_CODES[summary["verdict"]], args, smoke_lines)
+
+
+def conclude(summary: dict, exit_code: int, args: argparse.Namespace, smoke_lines: list[str] | None = None) -> int:
+    """After summary.json: publish the result for the stack output (in the kit's Job), then print the
+    summary last, so the log's last lines (the Job's termination message) carry the verdict."""
+    note = publish_from_env(summary, exit_code, args.profile)
+    if note:
+        print(note, flush=True)
+    print(summary_text(summary, smoke_lines), flush=True)
+    return exit_code

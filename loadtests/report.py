@@ -69,7 +69,7 @@ def summary_text(summary: dict, smoke_lines: list[str] | None = None) -> str:
     pre = summary.get("preflight")
     if pre and not pre["passed"]:
         lines.append(f"  preflight failed: {pre['problem']}")
-        return "\n".join(lines)
+        return "\n".join([*lines, verdict_line(summary)])
     m = summary.get("metrics")
     if m:
         req = m["requests"]
@@ -92,4 +92,39 @@ def summary_text(summary: dict, smoke_lines: list[str] | None = None) -> str:
             lines.append(f"  [INVALID] {c['check']} = {_num(c['observed'])} (limit {c['op']} {c['limit']:g}): {c['why']}")
     if summary.get("out_dir"):
         lines.append(f"  results in {summary['out_dir']}: summary.json requests.jsonl junit.xml locust-report.html")
-    return "\n".join(lines)
+    return "\n".join([*lines, verdict_line(summary)])
+
+
+# The kubelet keeps a failed container's last 2048 bytes / 80 lines as its termination message
+# (components/catalog/upstream.py TERMINATION_MESSAGE_LOG_TAIL): the last line stays well inside.
+LAST_LINE_MAX_BYTES = 600
+
+
+def verdict_line(summary: dict) -> str:
+    """The verdict and the key figures on one short line, printed last: a failed Job's termination
+    message (FallbackToLogsOnError, the log's tail) always carries it, and so does `pulumi up`'s error."""
+    head = f"gate verdict: {summary['verdict'].upper()} (exit {EXIT_CODES[summary['verdict']]})"
+    pre = summary.get("preflight")
+    if pre and not pre["passed"]:
+        return _bounded(f"{head}: {pre['problem']}")
+    parts = [head]
+    m = summary.get("metrics")
+    if m:
+        req = m["requests"]
+        parts += [f"ttft p50/p95 {_num(m['ttft_ms']['p50'])}/{_num(m['ttft_ms']['p95'])} ms",
+                  f"tpot p50/p95 {_num(m['tpot_ms']['p50'])}/{_num(m['tpot_ms']['p95'])} ms",
+                  f"output {m['output_tokens_per_s']:.1f} tok/s", f"error rate {m['error_rate']:.2%}",
+                  f"requests ok {req['ok']} failed {req['failed']} incomplete {req['incomplete']}"]
+    failed = [r["rule"] for r in summary.get("rules", []) if not r["pass"]]
+    failed += [c["check"] for c in summary.get("validity", []) if not c["pass"]]
+    if failed:
+        parts.append("failed: " + ", ".join(failed))
+    return _bounded(" | ".join(parts))
+
+
+def _bounded(line: str) -> str:
+    raw = " ".join(line.split()).encode()
+    if len(raw) <= LAST_LINE_MAX_BYTES:
+        return raw.decode()
+    return raw[: LAST_LINE_MAX_BYTES - 3].decode(errors="ignore") + "..."
+

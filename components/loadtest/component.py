@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.context import StackContext
@@ -10,7 +11,7 @@ from components.k8s.declare import declare
 from components.platform.secrets import secret_object
 from components.traffic.access import gateway_of
 
-from . import common, gate, ui
+from . import common, gate, gate_result, ui
 
 GRACE_S = 120  # Pulumi waits a little longer than the Job's own deadline, so the Job reports first
 
@@ -30,20 +31,20 @@ class LoadTest(pulumi.ComponentResource):
                                 ctx.opts(parent=self, namespace=ns)))
             ready += gw.ready  # the gateway's Certificate is Ready: the gate calls it over TLS
         timeout = f"{gate.deadline_seconds(cfg) + GRACE_S}s"
+        # The gate's own ServiceAccount, Role and result ConfigMaps exist before any gate Job starts.
+        result_objs = [declare(obj, ctx.opts(parent=self, namespace=ns)) for obj in gate_result.objects_for(cfg, endpoints)]
+        specs = gate.gate_jobs(cfg, endpoints)
         self.gate_jobs = [
-            declare(job, ctx.opts(parent=self, namespace=ns, depends_on=base + ready,
+            declare(job, ctx.opts(parent=self, namespace=ns, depends_on=base + result_objs + ready,
                                   custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
-            for job in gate.gate_jobs(cfg, endpoints)
+            for job in specs
         ]
 
-        outputs: dict = {"gateJobs": [j["metadata"]["name"] for j in gate.gate_jobs(cfg, endpoints)]}
-        # `pulumi stack output gate`: per server, the Job, what it tested and whether it passed (the
-        # Job's own status, so it is there once `pulumi up` awaited the Job).
+        outputs: dict = {"gateJobs": [j["metadata"]["name"] for j in specs]}
+        # `pulumi stack output gate`: per server, the Job, what it tested, whether it passed (the Job's
+        # status) and the verdict and figures the gate recorded in its result ConfigMap.
         ctx.outputs["gate"] = {
-            ep.name: {"job": spec["metadata"]["name"], "profile": cfg.loadtest.profile,
-                      "target": common.target_for(cfg, ep).url,
-                      "passed": job.status.apply(lambda s: bool(s and s.get("succeeded")))}
-            for ep, spec, job in zip(endpoints, gate.gate_jobs(cfg, endpoints), self.gate_jobs, strict=True)
+            ep.name: self._gate_output(ctx, ep, spec, job) for ep, spec, job in zip(endpoints, specs, self.gate_jobs, strict=True)
         } if self.gate_jobs else {}
         if cfg.loadtest.ui.enabled and endpoints:
             outputs.update(self._ui(ctx, endpoints, base))
@@ -51,6 +52,18 @@ class LoadTest(pulumi.ComponentResource):
         if "uiPassword" in outputs:
             ctx.outputs["locustUiPassword"] = outputs["uiPassword"]
         self.register_outputs({"gateJobs": outputs["gateJobs"]})
+
+    def _gate_output(self, ctx: StackContext, ep, spec: dict, job: pulumi.Resource) -> dict:
+        cfg, ns, name = ctx.cfg, ctx.cfg.namespaces.loadtest, spec["metadata"]["name"]
+        cm = gate_result.config_map_name(ep)
+        # Read after the Job: the ID comes from the Job's status, which is unknown in a preview exactly
+        # when the Job is created or replaced, and the engine skips a read with an unknown ID
+        # (upstream.PULUMI_READ_SKIPPED_FOR_UNKNOWN_ID): no stale result is shown as this Job's.
+        read = k8s.core.v1.ConfigMap.get(f"{ns}/{cm}/result", job.status.apply(lambda _: f"{ns}/{cm}"),
+                                         opts=ctx.opts(parent=self))
+        return {"job": name, "profile": cfg.loadtest.profile, "target": common.target_for(cfg, ep).url,
+                "passed": job.status.apply(lambda s: bool(s and s.get("succeeded"))),
+                "result": read.data.apply(lambda data: gate_result.stack_result(data, name))}
 
     def _ui(self, ctx: StackContext, endpoints, base: list[pulumi.Resource]) -> dict:
         cfg, ns = ctx.cfg, ctx.cfg.namespaces.loadtest

@@ -17,7 +17,7 @@ from components.k8s import objects, security
 from loadtests.deadline import gate_deadline_s
 from loadtests.profile import load_profile
 
-from . import common
+from . import common, gate_result
 
 MARGIN_S = 300  # image pull and start-up, on top of the gate's own phase deadlines
 MAX_NAME = 63
@@ -68,6 +68,8 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
     key_volume, key_mount = common.key_volume(target)
     volumes, mounts = common.writable_volumes(results=True)
     ca_volumes, ca_mounts, ca_env = common.trust_for(cfg)
+    token_volume, token_mount = gate_result.token_volume()  # to publish its result (gate_result.py)
+    name = job_name(cfg, ep)
     labels = common.labels("gate", ep.name)
     processes = load_profile(cfg.loadtest.profile).load.processes
     container = {
@@ -75,17 +77,17 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
         **common.image_fields(cfg),
         "command": ["python", "-m", "loadtests"],
         "args": gate_args(cfg, ep),
-        "env": list(common.BASE_ENV) + ca_env,
+        "env": list(common.BASE_ENV) + ca_env + gate_result.env(cfg, ep, name),
         "resources": {"requests": {"cpu": f"{500 * processes}m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
                       "limits": {"cpu": str(processes + 1), "memory": "2Gi", "ephemeral-storage": "2Gi"}},
         "securityContext": security.container_security_context(),
         # A failed gate's last log lines (its verdict and figures) stay in the pod status after it ends.
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": mounts + [key_mount] + ca_mounts,
+        "volumeMounts": mounts + [key_mount] + ca_mounts + [token_mount],
     }
     return {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": objects.meta(job_name(cfg, ep), cfg.namespaces.loadtest, labels,
+        "metadata": objects.meta(name, cfg.namespaces.loadtest, labels,
                                  {"slmkit.io/gate-target": target.url, "slmkit.io/profile": cfg.loadtest.profile,
                                   **common.image_key_annotations(cfg, "gate")}),
         "spec": {
@@ -93,8 +95,9 @@ def gate_job(cfg: StackConfig, ep: ServerEndpoint) -> dict:
             "activeDeadlineSeconds": deadline_seconds(cfg),
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {**common.pod_basics(), "restartPolicy": "Never", "containers": [container],
-                         "volumes": volumes + [key_volume] + ca_volumes},
+                "spec": {**common.pod_basics(), "serviceAccountName": gate_result.SERVICE_ACCOUNT,
+                         "restartPolicy": "Never", "containers": [container],
+                         "volumes": volumes + [key_volume] + ca_volumes + [token_volume]},
             },
         },
     }

@@ -35,14 +35,17 @@ def pulumi_config(raw: dict[str, Any], secret_names: set[str]) -> tuple[dict[str
     return config, [f"{NAMESPACE}:{k}" for k in secret_names]
 
 
-def run_plan(loaded: LoadedConfig, raw: dict[str, Any], stack: str) -> PlanResult:
+def run_plan(loaded: LoadedConfig, raw: dict[str, Any], stack: str, mocks: SlmkitMocks | None = None,
+             preview: bool = True) -> PlanResult:
+    """`mocks`: the providers' answers (default: the offline plan's; tests pass ones that play a cluster,
+    with preview=False for what `pulumi up` sees once the resources exist)."""
     config, secret_keys = pulumi_config(raw, loaded.secrets_present)
     pulumi.runtime.set_all_config(config, secret_keys)
     # A fresh loop: tests run several programs in one process, and a finished run closes its loop.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    mocks = SlmkitMocks()
+    mocks = mocks or SlmkitMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="slmkit", stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="slmkit", stack=stack, preview=preview, monitor=monitor)
     cwd = os.getcwd()
     os.chdir(REPO_ROOT)  # the program resolves paths (load-test profiles, stack files) from the project
     try:

@@ -44,6 +44,8 @@ class RecordingMonitor(MockMonitor):
 
 class SlmkitMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if args.resource_id:  # a read (`Resource.get`): the monitor calls new_resource with the ID
+            return args.resource_id, self.read(args)
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"offline-generated-{args.name}"
@@ -57,6 +59,11 @@ class SlmkitMocks(pulumi.runtime.Mocks):
         if args.typ.startswith("azure-native:"):
             return azure_resource(args, state)
         return f"{args.name}-id", state
+
+    def read(self, args: pulumi.runtime.MockResourceArgs) -> dict:
+        """What the cluster holds under this ID. Offline there is no cluster: nothing, so the read's
+        outputs stay unknown in the plan (a preview), and reads are never recorded as resources."""
+        return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
         # --- azure: invoke results (AKS engineer) ---

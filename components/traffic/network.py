@@ -235,6 +235,11 @@ def loadtest_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list
     else:
         targets = [{"to": [_pods_in(ep.namespace, ep.selector)], "ports": _tcp(ep.port)} for ep in endpoints]
     out = [_same_namespace(ns), _policy("allow-load-targets", ns, None, egress=targets)]
+    if cfg.loadtest.gate and endpoints:
+        from components.loadtest import common  # imported here: the load test imports the traffic names
+
+        # The gate pods publish their result to a ConfigMap through the API server (ports only: see above).
+        out.append(_policy("gate-api-server-egress", ns, common.labels("gate"), egress=[_any_destination(*API_SERVER_PORTS)]))
     if cfg.monitoring.enabled:
         out.append(_policy("allow-prometheus", ns, None,
                            ingress=[{"from": [_pods_in(cfg.namespaces.monitoring, PROMETHEUS_POD)]}]))

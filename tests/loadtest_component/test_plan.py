@@ -46,7 +46,7 @@ def test_local_plan_has_the_gate_job_with_its_key_file(local_plan):
     pod = jobs[0]["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     assert args[:2] == ["run", "--host"] and "--api-key-file" in args
-    assert {v["name"] for v in pod["volumes"]} == {"tmp", "results", "api-key"}
+    assert {v["name"] for v in pod["volumes"]} == {"tmp", "results", "api-key", "api-token"}
     assert ("Secret", "slmkit-server-api-key") in objs  # what the key volume mounts
     assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsUser"] == 10001
     text = yaml.safe_dump(jobs[0])

@@ -27,13 +27,24 @@ def test_runs_as_uid_10001_from_a_pinned_base():
 
 def test_requirements_pin_every_package_and_match_the_tested_versions():
     pins = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#"))
-    for name in ("locust", "pydantic", "PyYAML", "httpx", "numpy", "matplotlib", "gevent", "geventhttpclient"):
+    for name in ("locust", "pydantic", "PyYAML", "httpx", "numpy", "matplotlib", "gevent", "geventhttpclient", "kubernetes"):
         assert pins[name] == importlib.metadata.version(name), name
-    # --no-deps install: every dependency of locust must be listed itself
+    # --no-deps install: every dependency of locust and of the kubernetes client (the gate's result
+    # publisher), down the whole tree, must be listed itself
     from packaging.requirements import Requirement
 
-    for text in importlib.metadata.requires("locust"):
-        req = Requirement(text)
-        if req.marker is None or req.marker.evaluate({"extra": "", "sys_platform": "linux", "platform_system": "Linux"}):
-            name = req.name
-            assert any(n.lower().replace("_", "-") == name.lower().replace("_", "-") for n in pins), name
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    listed = {norm(n) for n in pins}
+    todo, seen = ["locust", "kubernetes"], set()
+    while todo:
+        name = todo.pop()
+        if norm(name) in seen:
+            continue
+        seen.add(norm(name))
+        assert norm(name) in listed, name
+        for text in importlib.metadata.requires(name) or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": "", "sys_platform": "linux", "platform_system": "Linux"}):
+                todo.append(req.name)

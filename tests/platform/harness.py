@@ -13,6 +13,7 @@ from pulumi.runtime import rpc
 
 from components.config import LoadedConfig, load_from_file, validate_raw
 from components.offline.engine import REPO_ROOT, run_plan
+from components.offline.mocks import SlmkitMocks
 from components.offline.render import clean, write_plan
 
 STACKS = REPO_ROOT / "stacks"
@@ -60,12 +61,13 @@ def stack_raw(stack: str) -> dict[str, Any]:
     return copy.deepcopy(raw)
 
 
-def run(raw: dict[str, Any], stack: str = "test", out: Path | None = None) -> Run:
+def run(raw: dict[str, Any], stack: str = "test", out: Path | None = None, mocks: SlmkitMocks | None = None,
+        preview: bool = True) -> Run:
     """The real program (__main__.py) under the offline plan's engine, in this process."""
     secrets = {k for k, v in raw.items() if isinstance(v, str) and v.startswith("<secret ")}
     plain = {k: v for k, v in raw.items() if k not in secrets}
     loaded = validate_raw(plain, f"stacks/Pulumi.{stack}.yaml", secrets)
-    result = run_plan(loaded, raw, stack)
+    result = run_plan(loaded, raw, stack, mocks, preview)
     if out is not None:
         write_plan(out, loaded, result.records)
     outputs = {k: (unwrap(v), rpc.is_rpc_secret(v)) for k, v in result.outputs.items()}
