@@ -1,4 +1,5 @@
-"""After `pulumi up` (the last step of `make deploy`): the gate's verdict and how to call the endpoint.
+"""After `pulumi up` (the last step of `make deploy`): the gate's verdict and figures (the stack
+output `gate`) and how to call the endpoint.
 
     python -m components.gate_report --stack local [--failed]
 
@@ -47,7 +48,27 @@ def report(outputs: dict, failed: bool) -> list[str]:
         return ["gate: `pulumi up` failed; when a gate Job failed, the error above carries its verdict and the "
                 "last lines of its log (exit 10 SLO failed, 20 invalid run, 30 preflight/smoke failed)"]
     lines = [f"gate: passed ({', '.join(jobs)})" if jobs else "gate: off in this stack (slmkit:loadtest.gate)"]
+    lines += [f"  {server}: {figures_line(entry.get('result'))}" for server, entry in (outputs.get("gate") or {}).items()]
     return lines + how_to_call(outputs)
+
+
+def _ms(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def figures_line(result) -> str:
+    """One server's entry of the stack output `gate` (components/loadtest/gate_result.stack_result)."""
+    if not isinstance(result, dict):
+        return str(result or "no result recorded")
+    line = f"{str(result.get('verdict')).upper()} (exit {result.get('exitCode')}), profile {result.get('profile')}"
+    ttft, tpot, req = result.get("ttftMs"), result.get("tpotMs"), result.get("requests")
+    if ttft and tpot and req:
+        line += (f": TTFT p50/p95 {_ms(ttft['p50'])}/{_ms(ttft['p95'])} ms, TPOT p50/p95 {_ms(tpot['p50'])}/{_ms(tpot['p95'])} ms, "
+                 f"{result['outputTokensPerS']:.1f} tok/s, error rate {result['errorRate']:.2%}, "
+                 f"requests ok {req['ok']} failed {req['failed']}")
+    elif result.get("problem"):
+        line += f": {result['problem']}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,11 +103,10 @@ LAST_LINE_MAX_BYTES = 600
 def verdict_line(summary: dict) -> str:
     """The verdict and the key figures on one short line, printed last: a failed Job's termination
     message (FallbackToLogsOnError, the log's tail) always carries it, and so does `pulumi up`'s error."""
-    head = f"gate verdict: {summary['verdict'].upper()} (exit {EXIT_CODES[summary['verdict']]})"
+    parts = [f"gate verdict: {summary['verdict'].upper()} (exit {EXIT_CODES[summary['verdict']]})"]
     pre = summary.get("preflight")
     if pre and not pre["passed"]:
-        return _bounded(f"{head}: {pre['problem']}")
-    parts = [head]
+        return parts[0]  # the line above names the problem (once: tools match that line)
     m = summary.get("metrics")
     if m:
         req = m["requests"]

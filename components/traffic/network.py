@@ -227,7 +227,7 @@ def _monitoring_base(cfg: StackConfig, scrape: list[dict]) -> list[dict]:
 
 def loadtest_policies(cfg: StackConfig, endpoints: list[ServerEndpoint]) -> list[dict]:
     """The load test calls the gateway (or the servers directly when there is none); Locust's
-    master and workers talk among themselves."""
+    master and workers talk among themselves; the gate pods write their result through the API server."""
     ns = cfg.namespaces.loadtest
     if cfg.gateway.enabled:
         proxies = _pods_in(cfg.namespaces.system, names.proxy_pod_labels(cfg.namespaces.gateway))

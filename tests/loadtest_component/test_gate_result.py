@@ -212,3 +212,16 @@ def test_stack_result_parses_only_this_jobs_json():
     assert gate_result.stack_result(None, "j") == gate_result.NOT_RECORDED
     assert gate_result.stack_result({publisher.DATA_KEY: "not json"}, "j").startswith(gate_result.NOT_RECORDED)
     assert gate_result.stack_result({publisher.DATA_KEY: json.dumps({"job": "j", "verdict": "fail"})}, "j") == {"verdict": "fail"}
+
+
+def test_make_deploy_prints_the_figures_from_the_stack_output():
+    from components.gate_report import report
+
+    r = run(stack_raw("local"), "local", mocks=ClusterAfterTheGate(local_job_name(), RECORD), preview=False)
+    lines = report({name: value for name, (value, _) in r.outputs.items()}, failed=False)
+    assert lines[0] == f"gate: passed ({local_job_name()})"
+    assert lines[1] == ("  qwen: PASS (exit 0), profile local: TTFT p50/p95 180.5/320.2 ms, TPOT p50/p95 25.5/31 ms, "
+                        "48.2 tok/s, error rate 0.00%, requests ok 120 failed 0")
+    stale = run(stack_raw("local"), "local", mocks=ClusterAfterTheGate("gate-qwen-00000000", RECORD), preview=False)
+    lines = report({name: value for name, (value, _) in stale.outputs.items()}, failed=False)
+    assert lines[1].startswith("  qwen: not recorded by this Job")

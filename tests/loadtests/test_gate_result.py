@@ -110,7 +110,8 @@ def test_an_unreachable_api_server_leaves_the_exit_code(private_ca, token_file, 
     assert proc.returncode == 30, proc.stdout + proc.stderr
     notes = [line for line in proc.stdout.splitlines() if line.startswith("gate result not published: ")]
     assert len(notes) == 1 and TOKEN not in proc.stdout + proc.stderr
-    assert proc.stdout.rstrip("\n").splitlines()[-1].startswith("gate verdict: PREFLIGHT_FAILED (exit 30): endpoint unreachable")
+    *_, problem, last = proc.stdout.rstrip("\n").splitlines()
+    assert last == "gate verdict: PREFLIGHT_FAILED (exit 30)" and problem.startswith("  preflight failed: endpoint unreachable")
 
 
 def test_outside_the_job_nothing_is_published(tmp_path):
@@ -157,4 +158,5 @@ def test_the_logs_tail_carries_a_preflight_problem():
                "preflight": {"passed": False, "problem": "auth rejected: GET https://gw/v1/models answered HTTP 401 "
                                                         "(check the API key)"}}
     kept = tail(summary_text(summary, [f"[FAIL] case {i}: " + "f" * 120 for i in range(100)]))
-    assert "gate verdict: PREFLIGHT_FAILED (exit 30): auth rejected" in kept and "HTTP 401" in kept
+    assert kept.endswith("\n  preflight failed: auth rejected: GET https://gw/v1/models answered HTTP 401 (check the API key)\n"
+                         "gate verdict: PREFLIGHT_FAILED (exit 30)")
