@@ -2,7 +2,8 @@
 `data`: the gate owns that field), so they outlive the pod: `pulumi up` reads the ConfigMap back
 into the stack output `gate` (components/loadtest/component.py).
 
-The Job names the ConfigMap (`SLMKIT_GATE_RESULT=<namespace>/<name>`) and itself (`SLMKIT_GATE_JOB`);
+The Job names the ConfigMap (`SLMKIT_GATE_RESULT=<namespace>/<name>`) and itself (`SLMKIT_GATE_JOB`,
+`SLMKIT_GATE_JOB_UID`);
 the pod's projected service-account token may patch that ConfigMap and nothing else. Publishing
 never changes the verdict or the exit code: a failure prints one line and the gate goes on.
 """
@@ -14,6 +15,7 @@ import os
 
 TARGET_ENV = "SLMKIT_GATE_RESULT"
 JOB_ENV = "SLMKIT_GATE_JOB"
+JOB_UID_ENV = "SLMKIT_GATE_JOB_UID"  # the Job's UID (downward API): a Job re-created under the same name differs
 DATA_KEY = "result.json"
 FIELD_MANAGER = "slmkit-gate"
 REQUEST_TIMEOUT_S = 10
@@ -23,12 +25,12 @@ def _pair(dist: dict | None) -> dict | None:
     return {"p50": dist.get("p50"), "p95": dist.get("p95")} if dist else None
 
 
-def result_record(summary: dict, exit_code: int, job: str | None, profile: str) -> dict:
+def result_record(summary: dict, exit_code: int, job: str | None, profile: str, job_uid: str | None = None) -> dict:
     """What the stack output shows, taken from the summary the gate wrote (nothing recomputed)."""
     m = summary.get("metrics") or {}
     requests = m.get("requests")
     record = {
-        "job": job, "verdict": summary.get("verdict"), "exitCode": exit_code, "profile": profile,
+        "job": job, "jobUid": job_uid, "verdict": summary.get("verdict"), "exitCode": exit_code, "profile": profile,
         "target": summary.get("host"), "model": summary.get("model"), "generatedAt": summary.get("generated_at"),
         "ttftMs": _pair(m.get("ttft_ms")), "tpotMs": _pair(m.get("tpot_ms")),
         "outputTokensPerS": m.get("output_tokens_per_s"), "errorRate": m.get("error_rate"),
@@ -83,7 +85,8 @@ def publish_from_env(summary: dict, exit_code: int, profile: str, environ=os.env
         target = target_from_env(environ)
         if target is None:
             return None
-        publish(result_record(summary, exit_code, environ.get(JOB_ENV), profile), *target, environ=environ, **files)
+        record = result_record(summary, exit_code, environ.get(JOB_ENV), profile, environ.get(JOB_UID_ENV))
+        publish(record, *target, environ=environ, **files)
     except Exception as exc:  # noqa: BLE001 - any failure (config, network, HTTP status) is reported the same way
         return f"gate result not published: {_why(exc)}"
     return None

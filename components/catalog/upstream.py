@@ -138,6 +138,11 @@ SERVICE_ACCOUNT_TOKEN_VOLUME = Fact(
     {"mount_path": "/var/run/secrets/kubernetes.io/serviceaccount", "ca_config_map": "kube-root-ca.crt"},
     "kubernetes plugin/pkg/admission/serviceaccount/admission.go (TokenVolumeSource); "
     "pkg/controller/certificates/rootcacertpublisher/publisher.go", "v1.31+")
+# The Job controller labels its pods with the Job's UID: the gate records it (downward API), so a
+# result is this Job's and not one of an earlier Job re-created under the same name.
+JOB_CONTROLLER_UID_LABEL = Fact(
+    "batch.kubernetes.io/controller-uid", "kubernetes pkg/apis/batch/types.go ControllerUidLabel (labelPrefix + "
+    "\"controller-uid\"; the unprefixed legacy label stays too)", "v1.27+")
 # KUBERNETES_SERVICE_HOST/PORT (the in-cluster loader's API server address) are set in every
 # container, also with enableServiceLinks: false, which drops only the other Services' variables.
 KUBERNETES_SERVICE_ENV_ALWAYS_SET = Fact(

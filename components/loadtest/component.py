@@ -16,6 +16,13 @@ from . import common, gate, gate_result, ui
 GRACE_S = 120  # Pulumi waits a little longer than the Job's own deadline, so the Job reports first
 
 
+def _uid(metadata) -> str | None:
+    """The Job's UID from its metadata output (a typed ObjectMeta, or a dict)."""
+    if metadata is None:
+        return None
+    return metadata.get("uid") if isinstance(metadata, dict) else getattr(metadata, "uid", None)
+
+
 class LoadTest(pulumi.ComponentResource):
     def __init__(self, ctx: StackContext, servers: list, after: list[pulumi.Resource] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
@@ -63,7 +70,8 @@ class LoadTest(pulumi.ComponentResource):
                                          opts=ctx.opts(parent=self))
         return {"job": name, "profile": cfg.loadtest.profile, "target": common.target_for(cfg, ep).url,
                 "passed": job.status.apply(lambda s: bool(s and s.get("succeeded"))),
-                "result": read.data.apply(lambda data: gate_result.stack_result(data, name))}
+                "result": pulumi.Output.all(read.data, job.metadata).apply(
+                    lambda args: gate_result.stack_result(args[0], name, _uid(args[1])))}
 
     def _ui(self, ctx: StackContext, endpoints, base: list[pulumi.Resource]) -> dict:
         cfg, ns = ctx.cfg, ctx.cfg.namespaces.loadtest

@@ -80,13 +80,17 @@ def token_volume() -> tuple[dict, dict]:
 
 
 def env(cfg: StackConfig, ep: ServerEndpoint, job_name: str) -> list[dict]:
+    uid_label = upstream.JOB_CONTROLLER_UID_LABEL.value
     return [{"name": publisher.TARGET_ENV, "value": f"{cfg.namespaces.loadtest}/{config_map_name(ep)}"},
-            {"name": publisher.JOB_ENV, "value": job_name}]
+            {"name": publisher.JOB_ENV, "value": job_name},
+            {"name": publisher.JOB_UID_ENV,
+             "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.labels['{uid_label}']"}}}]
 
 
-def stack_result(data: dict | None, job_name: str) -> dict | str:
+def stack_result(data: dict | None, job_name: str, job_uid: str | None) -> dict | str:
     """The stack output's `result` of one gate Job: the figures the gate recorded, when this Job
-    recorded them (the ConfigMap outlives Jobs: an older Job's result is not this one's)."""
+    recorded them (the ConfigMap outlives Jobs: an older Job's result is not this one's, also not
+    one of a Job deleted and re-created under the same name, which has another UID)."""
     raw = (data or {}).get(publisher.DATA_KEY)
     if not raw:
         return NOT_RECORDED
@@ -94,7 +98,11 @@ def stack_result(data: dict | None, job_name: str) -> dict | str:
         record = json.loads(raw)
     except ValueError:
         return f"{NOT_RECORDED} (the ConfigMap holds no JSON)"
-    if not isinstance(record, dict) or record.get("job") != job_name:
-        other = record.get("job") if isinstance(record, dict) else None
-        return f"{NOT_RECORDED} (the ConfigMap holds the result of {other})" if other else NOT_RECORDED
-    return {k: v for k, v in record.items() if k != "job"}
+    if not isinstance(record, dict):
+        return NOT_RECORDED
+    if record.get("job") != job_name or (job_uid and record.get("jobUid") != job_uid):
+        other = record.get("job")
+        if other and other != job_name:
+            return f"{NOT_RECORDED} (the ConfigMap holds the result of {other})"
+        return f"{NOT_RECORDED} (the ConfigMap holds the result of an earlier Job of this name)" if other else NOT_RECORDED
+    return {k: v for k, v in record.items() if k not in ("job", "jobUid")}

@@ -37,8 +37,8 @@ def test_local_gate_calls_the_server_directly_with_the_server_key_file():
     assert volumes["results"] == {"name": "results", "emptyDir": {"sizeLimit": "1Gi"}}
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert mounts["/results"] == "results" and mounts["/var/run/slmkit/api-key"] == "api-key"
-    # Nothing secret in the environment: plain values only, no Secret references.
-    assert all("valueFrom" not in e for e in c["env"])
+    # Nothing secret in the environment: plain values and the pod's own labels, no Secret references.
+    assert all(set(e.get("valueFrom", {"fieldRef": None})) == {"fieldRef"} for e in c["env"])
     assert job["spec"]["backoffLimit"] == 0
     assert job["metadata"]["namespace"] == cfg.namespaces.loadtest
 

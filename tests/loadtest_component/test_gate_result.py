@@ -50,9 +50,12 @@ def test_result_config_maps_have_no_data_and_the_jobs_labels(gateway_ui_plan):
         assert cm["metadata"]["labels"] == job["metadata"]["labels"]
         assert len(cm["metadata"]["name"]) <= 63
         container = job["spec"]["template"]["spec"]["containers"][0]
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
         assert env[publisher.TARGET_ENV] == f"{NS}/gate-result-{server}"
         assert env[publisher.JOB_ENV] == job["metadata"]["name"]
+        # The Job's UID, from the label the Job controller puts on its pods.
+        assert env[publisher.JOB_UID_ENV] == {"fieldRef": {
+            "apiVersion": "v1", "fieldPath": "metadata.labels['batch.kubernetes.io/controller-uid']"}}
 
 
 def test_the_role_may_only_patch_the_named_result_config_maps(gateway_ui_plan):
@@ -131,16 +134,20 @@ def test_the_gate_jobs_wait_for_their_account_role_and_config_map():
 
 # --- the stack output, through the mock engine ---------------------------------------------------
 
-class ClusterAfterTheGate(SlmkitMocks):
-    """Plays the cluster after `pulumi up` awaited the gate Job: the Job succeeded and the result
-    ConfigMap holds what a gate recorded (for `recorded_job`)."""
+JOB_UID = "5f0c2a9e-0000-4000-8000-00000000a1b2"
 
-    def __init__(self, recorded_job: str | None, record: dict):
-        self.recorded_job, self.record, self.reads = recorded_job, record, []
+
+class ClusterAfterTheGate(SlmkitMocks):
+    """Plays the cluster after `pulumi up` awaited the gate Job: the Job (UID JOB_UID) succeeded and
+    the result ConfigMap holds what a gate recorded (for `recorded_job`, `recorded_uid`)."""
+
+    def __init__(self, recorded_job: str | None, record: dict, recorded_uid: str = JOB_UID):
+        self.recorded_job, self.recorded_uid, self.record, self.reads = recorded_job, recorded_uid, record, []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         rid, state = super().new_resource(args)
         if args.typ == "kubernetes:batch/v1:Job":
+            state["metadata"] = {**state["metadata"], "uid": JOB_UID}
             state["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
         return rid, state
 
@@ -148,7 +155,7 @@ class ClusterAfterTheGate(SlmkitMocks):
         self.reads.append((args.typ, args.resource_id))
         if args.typ != "kubernetes:core/v1:ConfigMap" or self.recorded_job is None:
             return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": args.resource_id.split("/")[-1]}}
-        data = {publisher.DATA_KEY: json.dumps({**self.record, "job": self.recorded_job})}
+        data = {publisher.DATA_KEY: json.dumps({**self.record, "job": self.recorded_job, "jobUid": self.recorded_uid})}
         return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": args.resource_id.split("/")[-1]}, "data": data}
 
 
@@ -177,6 +184,10 @@ def test_the_stack_output_says_when_the_result_is_another_jobs():
     mocks = ClusterAfterTheGate("gate-qwen-00000000", RECORD)
     out, _ = run(stack_raw("local"), "local", mocks=mocks, preview=False).outputs["gate"]
     assert out["qwen"]["result"] == "not recorded by this Job (the ConfigMap holds the result of gate-qwen-00000000)"
+    # Deleted and re-created under the same name (the documented way to rerun a gate): another UID.
+    mocks = ClusterAfterTheGate(local_job_name(), RECORD, recorded_uid="0d9b6e4c-0000-4000-8000-0000000000ff")
+    out, _ = run(stack_raw("local"), "local", mocks=mocks, preview=False).outputs["gate"]
+    assert out["qwen"]["result"] == "not recorded by this Job (the ConfigMap holds the result of an earlier Job of this name)"
     out, _ = run(stack_raw("local"), "local", mocks=ClusterAfterTheGate(None, RECORD), preview=False).outputs["gate"]
     assert out["qwen"]["result"] == "not recorded by this Job"
     assert out["qwen"]["passed"] is True
@@ -209,9 +220,11 @@ def test_a_preview_of_a_new_job_reads_with_an_unknown_id_and_declares_no_read():
 
 
 def test_stack_result_parses_only_this_jobs_json():
-    assert gate_result.stack_result(None, "j") == gate_result.NOT_RECORDED
-    assert gate_result.stack_result({publisher.DATA_KEY: "not json"}, "j").startswith(gate_result.NOT_RECORDED)
-    assert gate_result.stack_result({publisher.DATA_KEY: json.dumps({"job": "j", "verdict": "fail"})}, "j") == {"verdict": "fail"}
+    assert gate_result.stack_result(None, "j", "u") == gate_result.NOT_RECORDED
+    assert gate_result.stack_result({publisher.DATA_KEY: "not json"}, "j", "u").startswith(gate_result.NOT_RECORDED)
+    mine = {publisher.DATA_KEY: json.dumps({"job": "j", "jobUid": "u", "verdict": "fail"})}
+    assert gate_result.stack_result(mine, "j", "u") == {"verdict": "fail"}
+    assert gate_result.stack_result(mine, "j", "other-uid").startswith(gate_result.NOT_RECORDED)
 
 
 def test_make_deploy_prints_the_figures_from_the_stack_output():

@@ -22,6 +22,7 @@ from .test_tls import private_ca  # noqa: F401 - the CA fixture (openssl), share
 
 TOKEN = "sa-token-for-the-test-7f3c"
 NAMESPACE, CONFIG_MAP, JOB = "slmkit-loadtest", "gate-result-qwen", "gate-qwen-0a1b2c3d"
+JOB_UID = "5f0c2a9e-0000-4000-8000-00000000a1b2"
 # The gate as the Job runs it, with the kubernetes client's in-cluster token and CA paths pointed at
 # the test's files (in a pod they are the projected token volume's).
 GATE_WITH_FILES = ("import sys; from kubernetes.config import incluster_config as c; "
@@ -45,7 +46,7 @@ def run_gate(url: str, out, token_file, ca_file, env: dict[str, str], *extra: st
            "--host", url, "--profile", CI_PROFILE, "--out", str(out), "--no-smoke", *extra]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180,
                           env={**os.environ, gate_result.TARGET_ENV: f"{NAMESPACE}/{CONFIG_MAP}",
-                               gate_result.JOB_ENV: JOB, **env})
+                               gate_result.JOB_ENV: JOB, gate_result.JOB_UID_ENV: JOB_UID, **env})
 
 
 def test_publish_sends_a_merge_patch_with_the_pods_token(private_ca, token_file):  # noqa: F811
@@ -80,7 +81,7 @@ def test_a_passing_gate_publishes_its_figures_from_summary_json(private_ca, toke
     (seen,) = api.requests
     record = json.loads(json.loads(seen.body)["data"][gate_result.DATA_KEY])
     m = summary["metrics"]
-    assert record["job"] == JOB and record["verdict"] == "pass" and record["exitCode"] == 0
+    assert record["job"] == JOB and record["jobUid"] == JOB_UID and record["verdict"] == "pass" and record["exitCode"] == 0
     assert record["profile"] == CI_PROFILE and record["target"] == url
     assert record["ttftMs"] == {"p50": m["ttft_ms"]["p50"], "p95": m["ttft_ms"]["p95"]}
     assert record["tpotMs"] == {"p50": m["tpot_ms"]["p50"], "p95": m["tpot_ms"]["p95"]}
