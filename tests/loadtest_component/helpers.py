@@ -8,6 +8,7 @@ from typing import Any
 
 from components.config import StackConfig, load_from_file, validate_raw
 from components.endpoints import server_endpoints
+from components.offline import scan
 from tests.fixtures.plans import REPO
 
 HERE = Path(__file__).resolve().parent
@@ -36,3 +37,9 @@ def changed(raw: dict[str, Any], *path_and_value: Any) -> dict[str, Any]:
 
 def endpoint(cfg: StackConfig, name: str):
     return next(ep for ep in server_endpoints(cfg) if ep.name == name)
+
+
+def loadtest_manifests(plan: Path, namespace: str = "slmkit-loadtest") -> dict[tuple[str, str], dict]:
+    """(kind, name) -> object of a rendered plan's manifests in one namespace."""
+    return {(o["kind"], o["metadata"]["name"]): o for _, o in scan.load_manifests(plan / "manifests")
+            if o["metadata"].get("namespace") == namespace}

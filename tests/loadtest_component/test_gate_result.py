@@ -13,35 +13,22 @@ from pulumi.runtime import MockResourceArgs, rpc
 
 from components.catalog import upstream
 from components.loadtest import common, gate, gate_result
-from components.offline import scan
 from components.offline.mocks import SlmkitMocks
 from components.endpoints import server_endpoints
 from components.traffic import network
 from components.traffic.network import API_SERVER_PORTS
 from loadtests import gate_result as publisher
-from tests.fixtures.plans import REPO, render_plan
+from tests.fixtures.plans import REPO
 from tests.platform.harness import run, stack_raw
 
-from .helpers import GATEWAY_UI_STACK, LOCAL_STACK, config, endpoint, raw_config
+from .helpers import GATEWAY_UI_STACK, LOCAL_STACK, config, endpoint, loadtest_manifests, raw_config
 
 NS = "slmkit-loadtest"
 
 
-@pytest.fixture(scope="module")
-def gateway_ui_plan(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gateway-ui-result")
-    proc = render_plan(["--config-file", str(GATEWAY_UI_STACK)], out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
-
-
-def loadtest_objects(plan) -> dict[tuple[str, str], dict]:
-    return {(o["kind"], o["metadata"]["name"]): o for _, o in scan.load_manifests(plan / "manifests")
-            if o["metadata"].get("namespace") == NS}
-
 
 def test_result_config_maps_have_no_data_and_the_jobs_labels(gateway_ui_plan):
-    objs = loadtest_objects(gateway_ui_plan)
+    objs = loadtest_manifests(gateway_ui_plan)
     jobs = {o["metadata"]["labels"]["app.kubernetes.io/instance"]: o for (kind, _), o in objs.items() if kind == "Job"}
     assert sorted(jobs) == ["phi4mini", "qwen"]
     for server, job in jobs.items():
@@ -59,7 +46,7 @@ def test_result_config_maps_have_no_data_and_the_jobs_labels(gateway_ui_plan):
 
 
 def test_the_role_may_only_patch_the_named_result_config_maps(gateway_ui_plan):
-    objs = loadtest_objects(gateway_ui_plan)
+    objs = loadtest_manifests(gateway_ui_plan)
     role = objs[("Role", gate_result.ROLE)]
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
                               "resourceNames": ["gate-result-phi4mini", "gate-result-qwen"], "verbs": ["patch"]}]
@@ -72,7 +59,7 @@ def test_the_role_may_only_patch_the_named_result_config_maps(gateway_ui_plan):
 
 
 def test_only_the_gate_pods_hold_a_token_and_only_their_own(gateway_ui_plan):
-    pods = {name: o["spec"]["template"]["spec"] for (kind, name), o in loadtest_objects(gateway_ui_plan).items()
+    pods = {name: o["spec"]["template"]["spec"] for (kind, name), o in loadtest_manifests(gateway_ui_plan).items()
             if kind in ("Job", "Deployment")}
     mount_path = upstream.SERVICE_ACCOUNT_TOKEN_VOLUME.value["mount_path"]
     for name, pod in pods.items():
@@ -93,7 +80,7 @@ def test_only_the_gate_pods_hold_a_token_and_only_their_own(gateway_ui_plan):
 
 
 def test_gate_pods_may_reach_the_api_server_ports_and_nothing_else_is_new(gateway_ui_plan):
-    policies = {name: o for (kind, name), o in loadtest_objects(gateway_ui_plan).items() if kind == "NetworkPolicy"}
+    policies = {name: o for (kind, name), o in loadtest_manifests(gateway_ui_plan).items() if kind == "NetworkPolicy"}
     # The same policies as without the gate, plus this one.
     raw = raw_config(GATEWAY_UI_STACK)
     cfg = config({**raw, "loadtest": {**raw["loadtest"], "gate": False}})
@@ -105,7 +92,7 @@ def test_gate_pods_may_reach_the_api_server_ports_and_nothing_else_is_new(gatewa
     assert spec["podSelector"] == {"matchLabels": common.labels("gate")}
     assert spec["policyTypes"] == ["Egress"] and "ingress" not in spec
     assert spec["egress"] == [{"ports": [{"protocol": "TCP", "port": p} for p in API_SERVER_PORTS]}]
-    job = next(o for (kind, _), o in loadtest_objects(gateway_ui_plan).items() if kind == "Job")
+    job = next(o for (kind, _), o in loadtest_manifests(gateway_ui_plan).items() if kind == "Job")
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in spec["podSelector"]["matchLabels"].items())
 

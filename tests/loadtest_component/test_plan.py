@@ -15,7 +15,7 @@ from components.loadtest import gate
 from components.offline import scan
 from tests.fixtures.plans import REPO, render_plan
 
-from .helpers import GATEWAY_UI_STACK, LOCAL_STACK, config, raw_config
+from .helpers import GATEWAY_UI_STACK, LOCAL_STACK, config, loadtest_manifests, raw_config
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +25,6 @@ def local_plan(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
-
-@pytest.fixture(scope="module")
-def gateway_ui_plan(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gateway-ui")
-    proc = render_plan(["--config-file", str(GATEWAY_UI_STACK)], out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
-
-
-def loadtest_manifests(plan, namespace="slmkit-loadtest") -> dict[tuple[str, str], dict]:
-    return {(o["kind"], o["metadata"]["name"]): o for _, o in scan.load_manifests(plan / "manifests")
-            if o["metadata"].get("namespace") == namespace}
 
 
 def test_local_plan_has_the_gate_job_with_its_key_file(local_plan):
