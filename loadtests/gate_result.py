@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 
+from loadtests.report import failed_checks
+
 TARGET_ENV = "SLMKIT_GATE_RESULT"
 JOB_ENV = "SLMKIT_GATE_JOB"
 JOB_UID_ENV = "SLMKIT_GATE_JOB_UID"  # the Job's UID (downward API): a Job re-created under the same name differs
@@ -39,8 +41,7 @@ def result_record(summary: dict, exit_code: int, job: str | None, profile: str, 
     pre = summary.get("preflight")
     if pre and not pre.get("passed"):
         record["problem"] = pre.get("problem")
-    failed = [r["rule"] for r in summary.get("rules", []) if not r.get("pass")]
-    failed += [c["check"] for c in summary.get("validity", []) if not c.get("pass")]
+    failed = failed_checks(summary)
     if failed:
         record["failed"] = failed
     return record

@@ -114,11 +114,16 @@ def verdict_line(summary: dict) -> str:
                   f"tpot p50/p95 {_num(m['tpot_ms']['p50'])}/{_num(m['tpot_ms']['p95'])} ms",
                   f"output {m['output_tokens_per_s']:.1f} tok/s", f"error rate {m['error_rate']:.2%}",
                   f"requests ok {req['ok']} failed {req['failed']} incomplete {req['incomplete']}"]
-    failed = [r["rule"] for r in summary.get("rules", []) if not r["pass"]]
-    failed += [c["check"] for c in summary.get("validity", []) if not c["pass"]]
+    failed = failed_checks(summary)
     if failed:
         parts.append("failed: " + ", ".join(failed))
     return _bounded(" | ".join(parts))
+
+
+def failed_checks(summary: dict) -> list[str]:
+    """The SLO rules, then the validity checks, that did not pass (names as in summary.json)."""
+    failed = [r["rule"] for r in summary.get("rules", []) if not r["pass"]]
+    return failed + [c["check"] for c in summary.get("validity", []) if not c["pass"]]
 
 
 def _bounded(line: str) -> str:
